@@ -1,0 +1,120 @@
+#pragma once
+/// @file
+/// The one HTTP interface the library talks through. The cpprestsdk engine
+/// (make_http_transport) implements it in private sources; tests and other
+/// engines implement it too. No engine type appears here.
+
+#include <ews/context.hpp>
+#include <ews/logging.hpp>
+#include <ews/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ews::soap {
+
+struct http_header {
+  std::string name;
+  std::string value;
+};
+using http_headers = std::vector<http_header>;
+
+/// Case-insensitive lookup; nullopt if absent.
+std::optional<std::string> find_header(const http_headers& headers, std::string_view name);
+
+struct cookie {
+  std::string name;
+  std::string value;
+};
+
+struct http_request {
+  std::string method = "POST";
+  std::string url;
+  http_headers headers;  ///< e.g. Content-Type, Authorization, X-AnchorMailbox, Cookie
+  std::string body;
+  /// Abort when no byte arrives for this long (reset by every byte received).
+  std::chrono::milliseconds inactivity_timeout = std::chrono::seconds(100);
+};
+
+struct http_response_head {
+  int status = 0;
+  std::string reason;
+  http_headers headers;
+  std::vector<cookie> cookies;  ///< parsed from every Set-Cookie header
+};
+
+struct http_response {
+  http_response_head head;
+  std::string body;
+};
+
+/// The error for a status the caller does not accept: errc::http_status (or
+/// errc::throttled for 429/503, errc::authentication for 401, errc::redirect
+/// for 3xx), with Retry-After as back_off and the request id header.
+error_info http_status_error(const http_response_head& head);
+
+/// Receives a streaming response. Calls come from the transport's threads,
+/// one at a time per stream: on_head once, then on_data for each piece as it
+/// arrives, then on_end exactly once (also after cancel or a failed connect,
+/// in which case on_head may not have been called).
+class stream_observer {
+ public:
+  virtual ~stream_observer() = default;
+  virtual void on_head(const http_response_head& head) = 0;
+  /// Return false to pause reading (back-pressure) until stream::resume().
+  virtual bool on_data(std::string_view bytes) = 0;
+  /// nullopt: the server ended the body cleanly.
+  virtual void on_end(const std::optional<error_info>& error) = 0;
+};
+
+/// An open streaming response. Destroying it cancels the stream and waits
+/// until no observer call is running or will run.
+class stream {
+ public:
+  virtual ~stream() = default;
+  /// Closes the socket at once; on_end(errc::cancelled) follows.
+  virtual void cancel() = 0;
+  /// Continues after on_data returned false.
+  virtual void resume() = 0;
+};
+
+class transport {
+ public:
+  virtual ~transport() = default;
+
+  /// Sends a request and reads the whole response. Any status is returned as
+  /// a response (a SOAP fault comes with 500) except 3xx, which is
+  /// errc::redirect naming the Location: redirects are never followed.
+  /// Transport failures are errors (connect_failed, connection_reset,
+  /// closed_mid_body, timeout, tls_failure, cancelled, response_too_large).
+  virtual result<http_response> send(const http_request& request, const context& ctx) = 0;
+
+  /// Starts a streaming request (GetStreamingEvents). Never blocks on the
+  /// network; results arrive at `observer`. Uses connections separate from
+  /// send(), so a hanging stream never delays an ordinary request.
+  virtual std::unique_ptr<stream> open_stream(const http_request& request,
+                                              std::shared_ptr<stream_observer> observer) = 0;
+};
+
+struct http_transport_options {
+  /// Extra trusted CA certificates (PEM file). Empty: the system store only.
+  std::string ca_file;
+  /// Permit http:// to hosts other than loopback. Off: such URLs give
+  /// errc::insecure_url.
+  bool allow_insecure_http = false;
+  /// Largest body send() accepts (errc::response_too_large beyond it).
+  std::size_t max_response_bytes = 64 * 1024 * 1024;
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
+  logger log;
+};
+
+/// The production transport (cpprestsdk; TLS 1.2+, certificates verified
+/// against one shared store, redirects never followed).
+std::unique_ptr<transport> make_http_transport(http_transport_options options = {});
+
+}  // namespace ews::soap
