@@ -28,6 +28,7 @@
 ///       reset-after 120                # fault: RST after 120 response bytes
 ///       end final | close | reset | hold [DURATION]
 ///       raw garbage.bin                # fault: these bytes instead of HTTP
+///       request-body 01.request.xml    # the recorded request, informational
 ///
 /// Durations: `250ms`, `2s`, `1m`. `text=` takes the rest of the line and
 /// understands `\r \n \t \\ \xHH`.
@@ -90,8 +91,10 @@ enum class ending {
 };
 
 /// A generator for endless or generated streams: called with 0, 1, 2, ...
-/// on the connection's thread until it returns nullopt. It must not block
-/// (use chunk::after and chunk::gate to wait).
+/// on the connection's thread until it returns nullopt. It may block for at
+/// most ~100 ms per call (use chunk::after and chunk::gate for longer waits);
+/// a chunk with empty `data` sends nothing, so returning one is how a source
+/// says "nothing yet, ask again".
 using chunk_source = std::function<std::optional<chunk>(std::size_t index)>;
 
 struct response {
@@ -126,6 +129,8 @@ struct exchange {
   request_expectation expect;
   response respond;
   responder respond_with;  ///< if set, used instead of `respond`
+  /// The request as recorded (redacted); informational, never checked.
+  std::string recorded_request;
 };
 
 struct scenario {
