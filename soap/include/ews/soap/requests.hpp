@@ -10,6 +10,7 @@
 #include <ews/result.hpp>
 #include <ews/soap/types.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,8 @@ namespace ews::soap {
 
 /// What every envelope carries in its SOAP header.
 struct envelope_options {
-  /// RequestServerVersion/@Version. Exchange2013_SP1 is the oldest version
+  /// RequestServerVersion/@Version, an ExchangeVersionType value.
+  /// Exchange2013_SP1 is the oldest version
   /// with everything this library uses and is accepted by Exchange 2013-2019,
   /// Exchange Online and gromox.
   std::string server_version = "Exchange2013_SP1";
@@ -29,7 +31,7 @@ struct envelope_options {
 struct subscribe_request {
   std::vector<folder_ref> folders;  ///< at least one, unless all_folders
   bool all_folders = false;         ///< SubscribeToAllFolders (folders then optional)
-  std::vector<event_type> events;   ///< at least one; status/free_busy_changed not allowed
+  std::vector<event_type> events;   ///< at least one; status not allowed
 };
 result<std::string> build_subscribe(const envelope_options& env, const subscribe_request& req);
 
@@ -44,7 +46,9 @@ result<std::string> build_get_streaming_events(const envelope_options& env,
 /// Unsubscribe one subscription.
 result<std::string> build_unsubscribe(const envelope_options& env, const std::string& subscription_id);
 
-/// GetItem for 1..N item ids (each with its ChangeKey when it has one).
+/// GetItem for 1..N item ids (each with its ChangeKey when it has one; an
+/// empty ChangeKey leaves the attribute out). Batch sizes are the caller's
+/// choice: EWS allows a batch at most about a minute of server time.
 struct get_item_request {
   std::vector<item_id> items;
   item_shape shape;

@@ -36,10 +36,13 @@ struct folder_ref {
 };
 
 /// Whether `name` is a DistinguishedFolderIdNameType value ("inbox", ...).
+/// Exact (the schema's names are lower case); the Exchange Online list, a
+/// superset of the on-premises one.
 bool is_distinguished_folder_name(const std::string& name);
 
-/// Notification event types (NotificationEventTypeType, plus the status and
-/// free/busy events that only appear in notifications).
+/// Notification event types: NotificationEventTypeType (what a subscription
+/// may ask for, free/busy changes included) plus the status event that only
+/// the server sends (keep-alive of a pull/push subscription).
 enum class event_type {
   new_mail,
   created,
@@ -72,6 +75,8 @@ struct item_shape {
   base base_shape = base::id_only;
   /// FieldURI values ("item:Subject", "message:From", ...).
   std::vector<std::string> additional_properties;
+  /// Ask for the body in `body` format (BodyType). With base id_only this
+  /// also adds "item:Body" to the additional properties.
   bool include_body = false;
   body_type body = body_type::text;
   bool include_mime_content = false;
