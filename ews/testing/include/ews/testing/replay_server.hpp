@@ -87,7 +87,8 @@ class replay_server {
   bool wait_for(std::string_view operation, std::size_t count,
                 std::chrono::milliseconds timeout) const;
   /// Waits until the response to the `count`-th request of `operation` has
-  /// been written completely (ending applied, except hold). False on timeout.
+  /// been written (every chunk, the final 0-chunk when the ending is final;
+  /// before a close, reset or hold is applied). False on timeout.
   bool wait_for_responses(std::string_view operation, std::size_t count,
                           std::chrono::milliseconds timeout) const;
   /// Waits until no connection is open. False on timeout.
