@@ -1,0 +1,70 @@
+#pragma once
+/// @file
+/// `ews::dedupe_window`: the (ItemId, ChangeKey) versions already handed to
+/// the application, in bounded memory, so the handler sees each version once.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace ews {
+
+/// A fixed-capacity set of item versions with first-in-first-out eviction.
+///
+/// `insert` and `contains` are O(1) on average; when the window is full the
+/// oldest key is forgotten, so memory is bounded by `capacity` keys (about
+/// 100 bytes of bookkeeping plus the key text each; an Exchange ItemId and
+/// ChangeKey make a key of about 200 bytes). FIFO rather than LRU: a duplicate
+/// arrives soon after the original (the stream re-sends after a reconnect, the
+/// poller reconciles a recent gap), so insertion age is the right measure and
+/// a hit needs no reordering.
+///
+/// Keys are opaque strings (see make_key) that `snapshot()`/`restore()` move
+/// to and from a checkpoint store. Not thread-safe: the owner serialises.
+class dedupe_window {
+ public:
+  /// `capacity` 0 is treated as 1.
+  explicit dedupe_window(std::size_t capacity);
+
+  dedupe_window(const dedupe_window&) = delete;
+  dedupe_window& operator=(const dedupe_window&) = delete;
+  dedupe_window(dedupe_window&&) noexcept = default;
+  dedupe_window& operator=(dedupe_window&&) noexcept = default;
+  ~dedupe_window() = default;
+
+  /// The key of one item version: "<length of id>:<id><change key>". The
+  /// length prefix keeps (id, change key) pairs unambiguous whatever bytes
+  /// they hold; an empty change key is a key of its own (the id alone).
+  static std::string make_key(std::string_view id, std::string_view change_key);
+
+  /// Remembers the version; false if it was already remembered (the window is
+  /// then unchanged). May evict the oldest key.
+  bool insert(std::string_view id, std::string_view change_key);
+  bool contains(std::string_view id, std::string_view change_key) const;
+
+  /// The same on an already made key.
+  bool insert_key(std::string key);
+  bool contains_key(const std::string& key) const;
+
+  std::size_t size() const noexcept { return keys_.size(); }
+  std::size_t capacity() const noexcept { return capacity_; }
+  void clear() noexcept;
+
+  /// The keys, oldest first.
+  std::vector<std::string> snapshot() const;
+  /// Inserts `keys` in order (oldest first, as snapshot() gives them) after
+  /// what is already there; with more keys than capacity the newest are kept.
+  void restore(const std::vector<std::string>& keys);
+
+ private:
+  std::size_t capacity_;
+  // The set owns the key text; its nodes never move, so the ring can point at
+  // them. ring_ grows to capacity_, then head_ is the oldest slot.
+  std::unordered_set<std::string> keys_;
+  std::vector<const std::string*> ring_;
+  std::size_t head_ = 0;
+};
+
+}  // namespace ews

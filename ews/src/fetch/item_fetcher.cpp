@@ -1,0 +1,651 @@
+#include <ews/item_fetcher.hpp>
+
+#include <ews/dedupe_window.hpp>
+#include <ews/soap/requests.hpp>
+#include <ews/soap/responses.hpp>
+#include <ews/soap/service_client.hpp>
+
+#include "fetch/retry_policy.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+namespace ews {
+
+soap::item_shape default_item_shape() {
+  soap::item_shape shape;
+  shape.base_shape = soap::item_shape::base::id_only;
+  shape.additional_properties = {
+      "item:ParentFolderId",   "item:ItemClass",        "item:Subject",
+      "message:From",          "message:ToRecipients",  "message:CcRecipients",
+      "item:DateTimeReceived", "item:DateTimeSent",     "message:InternetMessageId",
+      "item:Size",             "message:IsRead",        "item:HasAttachments",
+      "item:Attachments",
+  };
+  return shape;
+}
+
+namespace {
+
+constexpr std::size_t max_batch_size = 1000;
+constexpr std::size_t max_workers = 64;
+
+bool is_fetchable(const soap::notification_event& e) {
+  if (e.is_folder_event) return false;
+  switch (e.type) {
+    case event_type::new_mail:
+    case event_type::created:
+    case event_type::modified:
+    case event_type::moved:
+    case event_type::copied:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// One notification on its way to GetItem.
+struct entry {
+  mailbox_event source;
+  std::string key;   // dedupe key of the version the event named
+  int attempts = 0;  // retries so far
+};
+
+struct batch {
+  std::string mailbox;
+  std::vector<entry> entries;
+};
+
+// Ids of one mailbox collecting until full or their linger ends.
+struct pending_slot {
+  std::vector<entry> entries;
+  std::uint64_t generation = 0;
+  std::optional<clock::timer_id> timer;
+};
+
+struct retry_slot {
+  batch work;
+  clock::timer_id timer = 0;
+};
+
+// What must happen once the lock is released: user callbacks never run
+// under the fetcher's mutex.
+struct deferred {
+  bool ready = false;
+  std::vector<error_info> errors;
+};
+
+std::string describe(const item_id& id) {
+  // Ids are long base64; the tail is what differs between items.
+  constexpr std::size_t shown = 24;
+  return id.id.size() <= shown ? id.id : "..." + id.id.substr(id.id.size() - shown);
+}
+
+error_info invalid_option(const std::string& what) {
+  return make_error(errc::invalid_argument, "item_fetcher_options." + what);
+}
+
+}  // namespace
+
+struct item_fetcher::impl {
+  // Lets timer callbacks reach the fetcher only while it is alive: stop()
+  // clears `target` under `mutex`, so after it no callback touches the
+  // fetcher, and one already running has finished. Callbacks own the gate, so
+  // a timer that fires late (a shared clock) touches only the gate.
+  struct timer_gate {
+    std::mutex mutex;
+    impl* target = nullptr;
+  };
+
+  explicit impl(item_fetcher_options o)
+      : options(std::move(o)),
+        time(options.time ? options.time : make_steady_clock()),
+        window(options.dedupe_capacity),
+        rng(std::random_device{}()),
+        gate(std::make_shared<timer_gate>()) {
+    gate->target = this;
+  }
+
+  // ---- accepting ------------------------------------------------------------
+
+  bool offer(mailbox_event&& event) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping) return false;
+      if (event.event.type == event_type::status && !event.event.is_folder_event) {
+        ++counts.status_events;
+        return true;
+      }
+      if (in_progress >= options.queue_limit) {
+        refused = true;
+        ++counts.refused;
+        return false;
+      }
+      ++counts.submitted;
+      if (!is_fetchable(event.event)) {
+        accept_locked();
+        push_locked(item_outcome{outcome_kind::skipped, std::move(event), std::nullopt, std::nullopt});
+        return true;
+      }
+      const item_id& id = event.event.item;
+      if (id.id.empty()) {
+        accept_locked();
+        auto err = make_error(errc::unexpected_response,
+                              std::string(to_string(event.event.type)) + " event without an ItemId");
+        push_locked(item_outcome{outcome_kind::failed, std::move(event), std::nullopt, std::move(err)});
+        return true;
+      }
+      std::string key = dedupe_window::make_key(id.id, id.change_key);
+      if (window.contains_key(key) || fetching.count(key) != 0) {
+        ++counts.duplicates;
+        log_debug([&] { return "duplicate notification for item " + describe(id) + " dropped"; });
+        return true;
+      }
+      accept_locked();
+      fetching.insert(key);
+      std::string mailbox = event.mailbox;
+      auto [slot_it, fresh] = pending.try_emplace(std::move(mailbox));
+      pending_slot& slot = slot_it->second;
+      if (fresh) slot.entries.reserve(std::min(options.batch_size, std::size_t{64}));
+      slot.entries.push_back(entry{std::move(event), std::move(key), 0});
+      if (slot.entries.size() >= options.batch_size || options.linger.count() == 0) {
+        dispatch_pending_locked(slot_it);
+      } else if (!slot.timer) {
+        slot.generation = ++last_generation;
+        slot.timer = time->schedule_after(
+            options.linger, [g = gate, mailbox = slot_it->first, gen = slot.generation] {
+              std::lock_guard<std::mutex> gl(g->mutex);
+              if (g->target) g->target->on_linger(mailbox, gen);
+            });
+      }
+    }
+    return true;
+  }
+
+  void accept_locked() {
+    ++in_progress;
+    counts.peak_in_progress = std::max(counts.peak_in_progress, in_progress);
+  }
+
+  // Moves a mailbox's partial batch to the send queue.
+  void dispatch_pending_locked(std::unordered_map<std::string, pending_slot>::iterator it) {
+    if (it->second.timer) time->cancel(*it->second.timer);
+    ++counts.batches;
+    send_queue.push_back(batch{it->first, std::move(it->second.entries)});
+    pending.erase(it);
+    work_ready.notify_one();
+  }
+
+  void on_linger(const std::string& mailbox, std::uint64_t generation) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = pending.find(mailbox);
+    if (stopping || it == pending.end() || it->second.generation != generation) return;
+    it->second.timer.reset();  // it has fired
+    dispatch_pending_locked(it);
+  }
+
+  void flush() {
+    std::lock_guard<std::mutex> lock(mutex);
+    while (!pending.empty()) dispatch_pending_locked(pending.begin());
+  }
+
+  // ---- fetching -------------------------------------------------------------
+
+  void run_worker() {
+    std::unique_lock<std::mutex> lock(mutex);
+    for (;;) {
+      work_ready.wait(lock, [&] { return stopping || !send_queue.empty(); });
+      if (stopping) return;
+      batch work = std::move(send_queue.front());
+      send_queue.pop_front();
+      ++in_flight;
+      lock.unlock();
+      deferred after;
+      fetch(std::move(work), after);
+      lock.lock();
+      --in_flight;
+      if (after.ready || !after.errors.empty()) {
+        lock.unlock();
+        run_deferred(after);
+        lock.lock();
+      }
+    }
+  }
+
+  void fetch(batch work, deferred& after) {
+    soap::envelope_options env;
+    env.server_version = options.server_version;
+    soap::http_headers headers;
+    if (!work.mailbox.empty()) {
+      env.impersonate = soap::impersonation{soap::impersonation::kind::smtp_address, work.mailbox};
+      // Routes the request to the mailbox's server (Exchange Online, 2013+).
+      headers.push_back({"X-AnchorMailbox", work.mailbox});
+    }
+    soap::get_item_request request;
+    request.shape = options.shape;
+    request.items.reserve(work.entries.size());
+    for (const entry& e : work.entries) request.items.push_back(e.source.event.item);
+
+    auto envelope = soap::build_get_item(env, request);
+    if (!envelope) {
+      request_failed(std::move(work), std::move(envelope).error(), after);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++counts.get_item_calls;
+      counts.largest_batch = std::max(counts.largest_batch, work.entries.size());
+    }
+    auto response = options.service->call(*envelope, headers, cancel);
+    if (!response) {
+      request_failed(std::move(work), std::move(response).error(), after);
+      return;
+    }
+    auto parsed = soap::read_get_item_response(response->body);
+    if (!parsed) {
+      request_failed(std::move(work), std::move(parsed).error(), after);
+      return;
+    }
+    answered(std::move(work), std::move(parsed->messages), after);
+  }
+
+  // Maps each answer message to its id (the server answers in request order).
+  void answered(batch work, std::vector<soap::get_item_message> messages, deferred& after) {
+    std::vector<entry> again;
+    std::optional<error_info> again_cause;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (std::size_t i = 0; i < work.entries.size(); ++i) {
+      entry& e = work.entries[i];
+      if (i >= messages.size()) {
+        finish_locked(e, outcome_kind::failed, std::nullopt,
+                      make_error(errc::unexpected_response,
+                                 "GetItem answered " + std::to_string(messages.size()) + " messages for " +
+                                     std::to_string(work.entries.size()) + " ids"));
+        continue;
+      }
+      soap::get_item_message& m = messages[i];
+      if (m.status.ok()) {
+        if (m.value) {
+          fetched_locked(e, std::move(*m.value));
+        } else {
+          finish_locked(e, outcome_kind::failed, std::nullopt,
+                        make_error(errc::unexpected_response, "GetItem answered success without an item"));
+        }
+        continue;
+      }
+      error_info err = m.status.to_error();
+      if (m.status.code == response_code::ErrorItemNotFound) {
+        // Gone for good (ids are never reused): remember it so a repeated
+        // notification does not fetch it again.
+        window.insert_key(e.key);
+        finish_locked(e, outcome_kind::gone, std::nullopt, std::move(err));
+      } else if (detail::is_transient_item_error(err)) {
+        if (!again_cause || (err.back_off && (!again_cause->back_off || *err.back_off > *again_cause->back_off))) {
+          again_cause = err;
+        }
+        again.push_back(std::move(e));
+      } else {
+        finish_locked(e, outcome_kind::failed, std::nullopt, std::move(err));
+      }
+    }
+    if (!again.empty()) retry_locked(batch{work.mailbox, std::move(again)}, *again_cause, after);
+    take_ready_locked(after);
+  }
+
+  void fetched_locked(entry& e, item value) {
+    // The version GetItem returned decides: two events (Created, Modified)
+    // fetched after both changes return the same version, delivered once.
+    const item_id& got = value.id.id.empty() ? e.source.event.item : value.id;
+    std::string key = dedupe_window::make_key(got.id, got.change_key);
+    const bool fresh = window.insert_key(key);
+    if (!e.source.event.item.change_key.empty() && key != e.key) window.insert_key(e.key);
+    if (!fresh) {
+      fetching.erase(e.key);
+      ++counts.duplicates;
+      log_debug([&] { return "item " + describe(got) + " already delivered in this version"; });
+      release_locked(1);
+      return;
+    }
+    finish_locked(e, outcome_kind::fetched, std::move(value), std::nullopt);
+  }
+
+  void finish_locked(entry& e, outcome_kind kind, std::optional<item> value, std::optional<error_info> err) {
+    fetching.erase(e.key);
+    push_locked(item_outcome{kind, std::move(e.source), std::move(value), std::move(err)});
+  }
+
+  void push_locked(item_outcome&& outcome) {
+    switch (outcome.kind) {
+      case outcome_kind::fetched: ++counts.fetched; break;
+      case outcome_kind::gone: ++counts.gone; break;
+      case outcome_kind::failed: ++counts.failed; break;
+      case outcome_kind::skipped: ++counts.skipped; break;
+    }
+    ready.push_back(std::move(outcome));
+    outcome_ready.notify_one();
+  }
+
+  void request_failed(batch work, error_info err, deferred& after) {
+    std::lock_guard<std::mutex> lock(mutex);
+    switch (detail::classify_request_failure(err)) {
+      case detail::failure_action::split:
+        if (work.entries.size() > 1) {
+          // Halves go first, without a retry count: bisection finds the one
+          // bad id in log2(batch) requests and costs the others nothing.
+          log(log_level::warning, [&] {
+            return "GetItem of " + std::to_string(work.entries.size()) + " ids failed (" + err.message +
+                   "); splitting the batch";
+          });
+          const auto middle = work.entries.begin() + static_cast<std::ptrdiff_t>(work.entries.size() / 2);
+          batch second{work.mailbox, {std::make_move_iterator(middle), std::make_move_iterator(work.entries.end())}};
+          work.entries.erase(middle, work.entries.end());
+          if (!stopping) {
+            send_queue.push_front(std::move(second));
+            send_queue.push_front(std::move(work));
+            work_ready.notify_all();
+          }
+          break;
+        }
+        fail_all_locked(work, err, after);
+        break;
+      case detail::failure_action::retry:
+        retry_locked(std::move(work), err, after);
+        break;
+      case detail::failure_action::fail:
+        if (err.kind() == errc::cancelled && stopping) break;  // stop() counts them
+        fail_all_locked(work, err, after);
+        break;
+    }
+    take_ready_locked(after);
+  }
+
+  void fail_all_locked(batch& work, const error_info& err, deferred& after) {
+    log(log_level::error, [&] {
+      return "GetItem of " + std::to_string(work.entries.size()) + " ids failed: " + err.message;
+    });
+    for (entry& e : work.entries) finish_locked(e, outcome_kind::failed, std::nullopt, err);
+    error_info report = err;
+    report.message = "GetItem failed for " + std::to_string(work.entries.size()) + " items" +
+                     (work.mailbox.empty() ? std::string() : " of " + work.mailbox) + ": " + err.message;
+    after.errors.push_back(std::move(report));
+  }
+
+  void retry_locked(batch work, const error_info& cause, deferred& after) {
+    if (stopping) return;  // stop() counts them as abandoned
+    batch again{work.mailbox, {}};
+    batch exhausted{work.mailbox, {}};
+    int attempt = 0;
+    for (entry& e : work.entries) {
+      if (e.attempts >= options.retry.max_retries) {
+        exhausted.entries.push_back(std::move(e));
+      } else {
+        attempt = std::max(attempt, ++e.attempts);
+        again.entries.push_back(std::move(e));
+      }
+    }
+    if (!exhausted.entries.empty()) fail_all_locked(exhausted, cause, after);
+    if (again.entries.empty()) return;
+    ++counts.retries;
+    const auto delay = detail::retry_delay(options.retry, attempt, cause, rng);
+    log(log_level::warning, [&] {
+      return "GetItem of " + std::to_string(again.entries.size()) + " ids: " + cause.message + "; retry " +
+             std::to_string(attempt) + " in " + std::to_string(delay.count()) + " ms";
+    });
+    const std::uint64_t generation = ++last_generation;
+    retry_slot& slot = waiting[generation];
+    slot.work = std::move(again);
+    slot.timer = time->schedule_after(delay, [g = gate, generation] {
+      std::lock_guard<std::mutex> gl(g->mutex);
+      if (g->target) g->target->on_retry_due(generation);
+    });
+  }
+
+  void on_retry_due(std::uint64_t generation) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = waiting.find(generation);
+    if (stopping || it == waiting.end()) return;
+    send_queue.push_back(std::move(it->second.work));
+    waiting.erase(it);
+    work_ready.notify_one();
+  }
+
+  // ---- delivering -----------------------------------------------------------
+
+  void run_dispatcher() {
+    std::unique_lock<std::mutex> lock(mutex);
+    for (;;) {
+      outcome_ready.wait(lock, [&] { return stopping || !ready.empty(); });
+      if (stopping) return;
+      item_outcome outcome = std::move(ready.front());
+      ready.pop_front();
+      lock.unlock();
+      deferred after;
+      deliver(std::move(outcome), after);
+      lock.lock();
+      release_locked(1);
+      take_ready_locked(after);
+      if (after.ready || !after.errors.empty()) {
+        lock.unlock();
+        run_deferred(after);
+        lock.lock();
+      }
+    }
+  }
+
+  void deliver(item_outcome&& outcome, deferred& after) {
+    const item_id id = outcome.source.event.item;
+    try {
+      options.on_outcome(std::move(outcome));
+      return;
+    } catch (const std::exception& e) {
+      after.errors.push_back(make_error(errc::handler_failed,
+                                        "the item handler threw for item " + describe(id) + ": " + e.what()));
+    } catch (...) {
+      after.errors.push_back(
+          make_error(errc::handler_failed, "the item handler threw a non-standard exception for item " + describe(id)));
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    ++counts.handler_errors;
+  }
+
+  void release_locked(std::size_t n) {
+    in_progress -= std::min(n, in_progress);
+    if (in_progress == 0) idle.notify_all();
+  }
+
+  // The ready signal: after a refusal, once half the room is free again.
+  void take_ready_locked(deferred& after) {
+    if (refused && !stopping && in_progress <= options.queue_limit / 2) {
+      refused = false;
+      after.ready = true;
+    }
+  }
+
+  void run_deferred(const deferred& after) {
+    for (const error_info& e : after.errors) report(e);
+    if (after.ready && options.on_ready) {
+      try {
+        options.on_ready();
+      } catch (...) {
+        log(log_level::error, [] { return std::string("the on_ready callback threw; ignored"); });
+      }
+    }
+  }
+
+  void report(const error_info& e) {
+    log(log_level::error, [&] { return e.message; });
+    if (!options.on_error) return;
+    try {
+      options.on_error(e);
+    } catch (...) {
+      log(log_level::error, [] { return std::string("the on_error callback threw; ignored"); });
+    }
+  }
+
+  // ---- lifecycle ------------------------------------------------------------
+
+  void start() {
+    try {
+      dispatcher = std::thread([this] { run_dispatcher(); });
+      workers.reserve(options.max_in_flight);
+      for (std::size_t i = 0; i < options.max_in_flight; ++i) workers.emplace_back([this] { run_worker(); });
+    } catch (...) {
+      stop();
+      throw;
+    }
+  }
+
+  void stop() {
+    std::lock_guard<std::mutex> once(stop_mutex);
+    {
+      std::lock_guard<std::mutex> gl(gate->mutex);
+      gate->target = nullptr;
+    }
+    std::vector<clock::timer_id> timers;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping && stopped) return;
+      stopping = true;
+      for (auto& [mailbox, slot] : pending) {
+        if (slot.timer) timers.push_back(*slot.timer);
+      }
+      for (auto& [generation, slot] : waiting) timers.push_back(slot.timer);
+    }
+    for (clock::timer_id t : timers) time->cancel(t);
+    cancel.cancel();
+    work_ready.notify_all();
+    outcome_ready.notify_all();
+    idle.notify_all();
+    for (std::thread& t : workers) {
+      if (t.joinable()) t.join();
+    }
+    if (dispatcher.joinable() && dispatcher.get_id() != std::this_thread::get_id()) dispatcher.join();
+
+    std::size_t abandoned = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopped = true;
+      abandoned = in_progress;
+      counts.abandoned += abandoned;
+      in_progress = 0;
+      pending.clear();
+      send_queue.clear();
+      waiting.clear();
+      ready.clear();
+      fetching.clear();
+    }
+    if (abandoned > 0) {
+      report(make_error(errc::cancelled, "the item fetcher stopped with " + std::to_string(abandoned) +
+                                             " notifications not yet delivered"));
+    }
+  }
+
+  bool drain(std::chrono::milliseconds timeout) {
+    flush();
+    std::unique_lock<std::mutex> lock(mutex);
+    return idle.wait_for(lock, timeout, [&] { return in_progress == 0 || stopping; }) && in_progress == 0;
+  }
+
+  item_fetcher_counters snapshot() const {
+    std::lock_guard<std::mutex> lock(mutex);
+    item_fetcher_counters c = counts;
+    c.in_progress = in_progress;
+    c.queue_depth = ready.size();
+    c.in_flight = in_flight;
+    return c;
+  }
+
+  template <class Text>
+  void log(log_level level, Text&& text) const {
+    if (options.log.enabled(level)) options.log(level, "item_fetcher: " + text());
+  }
+  template <class Text>
+  void log_debug(Text&& text) const {
+    log(log_level::debug, std::forward<Text>(text));
+  }
+
+  const item_fetcher_options options;
+  const std::shared_ptr<ews::clock> time;
+  const context cancel;  // cancelled by stop(): aborts GetItem calls in flight
+
+  mutable std::mutex mutex;
+  std::condition_variable work_ready;     // workers: send_queue or stopping
+  std::condition_variable outcome_ready;  // dispatcher: ready or stopping
+  std::condition_variable idle;           // drain(): in_progress == 0
+
+  bool stopping = false;
+  bool stopped = false;
+  bool refused = false;
+  std::size_t in_progress = 0;
+  std::size_t in_flight = 0;
+  item_fetcher_counters counts;
+
+  dedupe_window window;
+  std::unordered_set<std::string> fetching;  // keys of versions in progress
+  std::unordered_map<std::string, pending_slot> pending;  // by mailbox
+  std::deque<batch> send_queue;
+  std::map<std::uint64_t, retry_slot> waiting;  // batches waiting for their back-off
+  std::deque<item_outcome> ready;
+  std::uint64_t last_generation = 0;
+  std::minstd_rand rng;
+
+  std::shared_ptr<timer_gate> gate;
+  std::mutex stop_mutex;
+  std::thread dispatcher;
+  std::vector<std::thread> workers;
+};
+
+namespace {
+
+status validate(const item_fetcher_options& o) {
+  if (!o.service) return invalid_option("service is null");
+  if (!o.on_outcome) return invalid_option("on_outcome is empty");
+  if (o.batch_size < 1 || o.batch_size > max_batch_size) return invalid_option("batch_size must be 1..1000");
+  if (o.max_in_flight < 1 || o.max_in_flight > max_workers) return invalid_option("max_in_flight must be 1..64");
+  if (o.queue_limit < 1) return invalid_option("queue_limit must be at least 1");
+  if (o.linger.count() < 0) return invalid_option("linger is negative");
+  if (o.retry.max_retries < 0) return invalid_option("retry.max_retries is negative");
+  if (o.retry.initial_delay.count() < 0 || o.retry.max_delay.count() < 0) {
+    return invalid_option("retry delays must not be negative");
+  }
+  return ok;
+}
+
+}  // namespace
+
+item_fetcher::item_fetcher(item_fetcher_options options) {
+  if (auto valid = validate(options); !valid) throw error(valid.error());
+  impl_ = std::make_unique<impl>(std::move(options));
+  impl_->start();
+}
+
+item_fetcher::~item_fetcher() {
+  impl_->stop();
+  if (impl_->dispatcher.joinable()) impl_->dispatcher.join();
+}
+
+bool item_fetcher::offer(mailbox_event&& event) { return impl_->offer(std::move(event)); }
+void item_fetcher::flush() { impl_->flush(); }
+bool item_fetcher::drain(std::chrono::milliseconds timeout) { return impl_->drain(timeout); }
+void item_fetcher::stop() { impl_->stop(); }
+item_fetcher_counters item_fetcher::counters() const { return impl_->snapshot(); }
+
+std::vector<std::string> item_fetcher::dedupe_snapshot() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->window.snapshot();
+}
+
+void item_fetcher::restore_dedupe(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->window.restore(keys);
+}
+
+}  // namespace ews
