@@ -145,8 +145,17 @@ bool xml_writer::attribute(std::string_view name, std::string_view value) {
 }
 
 bool xml_writer::text(std::string_view value) {
+  // A refused (or empty) value leaves the document exactly as it was.
+  if (value.empty()) return true;
+  const std::size_t mark = out_.size();
+  const bool was_open = start_tag_open_;
   close_start_tag();
-  return append_escaped(value, false);
+  if (!append_escaped(value, false)) {
+    out_.resize(mark);
+    start_tag_open_ = was_open;
+    return false;
+  }
+  return true;
 }
 
 void xml_writer::end() {

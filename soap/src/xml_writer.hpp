@@ -44,7 +44,8 @@ class xml_writer {
   /// see last_error()) if `value` cannot be carried by XML 1.0.
   [[nodiscard]] bool attribute(std::string_view name, std::string_view value);
 
-  /// Escaped character data. False as for attribute().
+  /// Escaped character data. False as for attribute(); a refused or empty
+  /// value writes nothing.
   [[nodiscard]] bool text(std::string_view value);
 
   /// Closes the innermost open element (`/>` if it has no content).
