@@ -10,11 +10,17 @@
 /// Per-message errors (ResponseClass Error) are not reader errors: they are
 /// reported in each message's `status`, since one message may fail while the
 /// next succeeds.
+///
+/// Recovery: character references to characters XML 1.0 forbids ("&#x1;",
+/// which Exchange writes for control characters in item text) are read as
+/// U+FFFD; NULs and whitespace after the envelope are ignored. An HTML page
+/// (an IIS 401 page) is errc::unexpected_response.
 
 #include <ews/result.hpp>
 #include <ews/soap/types.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -168,6 +174,16 @@ struct sync_folder_items_response {
   std::vector<sync_change> changes;
 };
 result<sync_folder_items_response> read_sync_folder_items_response(std::string_view envelope);
+
+// ---- Any operation ----------------------------------------------------------
+
+/// The statuses of any EWS response (DeleteItem, CreateFolder, ...), for
+/// operations without a dedicated reader.
+struct generic_response {
+  std::string operation;                 ///< "DeleteItemResponse", ...
+  std::vector<message_status> messages;  ///< one per ResponseMessage, in order
+};
+result<generic_response> read_generic_response(std::string_view envelope);
 
 // ---- Shared -----------------------------------------------------------------
 
