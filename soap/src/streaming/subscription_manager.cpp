@@ -372,14 +372,12 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     else if (e.kind() >= errc::connect_failed && e.kind() <= errc::tls_failure)
       cause = reconnect_cause::transport_error;
     e.message = what + ": " + e.message;
-    report_error(e);
-    std::chrono::milliseconds delay;
     {
       std::lock_guard<std::mutex> lock(mu);
-      delay = next_delay(g, e.back_off);
+      schedule_connect(g, next_delay(g, e.back_off), true);
     }
     counters.reconnect(cause);
-    schedule_connect(g, delay, false);
+    report_error(e);
   }
 
   std::chrono::milliseconds next_delay(group& g, std::optional<std::chrono::milliseconds> server_asked) {
@@ -407,23 +405,30 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
 
   // ---- reopen: close the current stream ourselves and connect again ------------
 
-  void reopen(std::size_t gi, std::uint64_t gen, reconnect_cause cause, std::chrono::milliseconds delay) {
-    group& g = *groups[gi];
-    std::unique_ptr<stream> old;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (stopping || failed || gen != g.generation) return;
-      old = detach_stream(g);
+  // Under the lock, from any thread: the stream of generation `gen` is done.
+  // The retry is scheduled before this returns (so a test's clock sees it);
+  // the old stream is closed by the worker, since destroying it waits for its
+  // callbacks. Some servers keep the socket open for a minute after Closed:
+  // we close it ourselves, before the new stream opens.
+  void begin_reopen(group& g, std::uint64_t gen, reconnect_cause cause, std::chrono::milliseconds delay) {
+    if (stopping || failed || gen != g.generation) return;
+    if (auto old = detach_stream(g)) {
+      graveyard.push_back(std::move(old));
+      post_locked([this] { bury(); });
     }
     counters.reconnect(cause);
-    log(log_level::info, std::string("stream ") + std::to_string(gi) + " reopens (" + to_string(cause) + ")");
-    // Some servers keep the old socket open for a minute after Closed: close it.
-    if (old) old->cancel();
-    old.reset();
-    if (delay <= 0ms)
-      connect(gi);
-    else
-      schedule_connect(g, delay, false);
+    log(log_level::info, std::string("stream ") + std::to_string(g.index) + " reopens (" + to_string(cause) + ")" +
+                             (delay > 0ms ? " in " + std::to_string(delay.count()) + " ms" : ""));
+    schedule_connect(g, delay, true);
+  }
+
+  void bury() {
+    std::vector<std::unique_ptr<stream>> dead;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      dead.swap(graveyard);
+    }
+    for (auto& s : dead) s->cancel();
   }
 
   // Under the lock: takes the stream out (destroy it without the lock: that
@@ -462,7 +467,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     log(log_level::warning, "stream " + std::to_string(gi) + " silent for " +
                                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - g.last_byte).count()) +
                                 " s; reopening");
-    post_locked([this, gi, gen] { reopen(gi, gen, reconnect_cause::watchdog, 0ms); });
+    begin_reopen(g, gen, reconnect_cause::watchdog, 0ms);
   }
 
   // ---- stream callbacks (transport threads) ----------------------------------------
@@ -506,7 +511,8 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     const auto& creds = options.service->credentials();
     if (first && creds && creds->refresh_after_unauthorized(head, stop_ctx)) {
       log(log_level::info, "credentials refreshed after 401; reopening");
-      reopen(gi, gen, reconnect_cause::authentication, 0ms);
+      std::lock_guard<std::mutex> lock(mu);
+      begin_reopen(g, gen, reconnect_cause::authentication, 0ms);
       return;
     }
     error_info e = make_error(errc::authentication, "GetStreamingEvents: the server refused the credentials (HTTP 401)");
@@ -728,13 +734,12 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       log(log_level::warning, "gap: " + display(gap.mailbox) + " folder " + gap.folder_id + " (" + gap.reason + ")");
       if (options.on_gap) options.on_gap(gap);
     }
+    if (f.reopen) {
+      std::lock_guard<std::mutex> lock(mu);
+      begin_reopen(*groups[gi], gen, *f.reopen, f.delay);
+    }
     for (const auto& e : f.errors) report_error(e);
     if (f.deliver) deliver(*groups[gi]);
-    if (f.reopen) {
-      const auto cause = *f.reopen;
-      const auto delay = f.delay;
-      post([this, gi, gen, cause, delay] { reopen(gi, gen, cause, delay); });
-    }
   }
 
   // ---- delivery to the sink -------------------------------------------------------
@@ -828,6 +833,8 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         g->retry = 0;
         streams.push_back(detach_stream(*g));
       }
+      for (auto& s : graveyard) streams.push_back(std::move(s));
+      graveyard.clear();
     }
     stop_ctx.cancel();  // a Subscribe in flight returns at once
     wake_worker.notify_all();
@@ -899,6 +906,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   std::condition_variable wake_worker;
   std::deque<std::function<void()>> tasks;
   std::vector<std::unique_ptr<group>> groups;
+  std::vector<std::unique_ptr<stream>> graveyard;  // detached streams the worker closes
   bool started = false;
   bool stopping = false;
   bool stopped = false;
