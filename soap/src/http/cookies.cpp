@@ -25,7 +25,9 @@ std::string_view trim(std::string_view s) noexcept {
 }
 
 // Whether `s` (the text right after a comma) begins a new cookie: optional
-// blanks, a token, optional blanks, '='.
+// blanks, a token, optional blanks, then '=' (or ';' or the end). An
+// expires date ("Wed, 21 Oct 2026 ...") never matches: "21" is followed by
+// a blank and more text.
 bool starts_cookie(std::string_view s) noexcept {
   std::size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
@@ -33,7 +35,9 @@ bool starts_cookie(std::string_view s) noexcept {
   while (i < s.size() && is_token_char(s[i])) ++i;
   if (i == token_start) return false;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return i < s.size() && s[i] == '=';
+  // `name=` starts a cookie; a lone token before ';' or the end is a
+  // malformed one (skipped later), still not part of the previous value.
+  return i == s.size() || s[i] == '=' || s[i] == ';';
 }
 
 void add_cookie(std::string_view part, std::vector<cookie>& out) {

@@ -1,0 +1,692 @@
+// The cpprestsdk transport against the replay server (real HTTP/1.1 and TLS
+// on 127.0.0.1), plus its private helpers: cookies, URLs, Retry-After,
+// redaction.
+
+#include <ews/soap/transport.hpp>
+#include <ews/testing/replay_server.hpp>
+
+#include "http/cookies.hpp"
+#include "http/redact.hpp"
+#include "http/retry_after.hpp"
+#include "http/url.hpp"
+#include "test_certificates.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <dirent.h>
+#include <mutex>
+#include <thread>
+
+using namespace std::chrono_literals;
+using ews::errc;
+namespace soap = ews::soap;
+namespace rt = ews::testing;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+const std::string get_events_body =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
+    "xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+    "xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\"><soap:Body>"
+    "<m:GetStreamingEvents/></soap:Body></soap:Envelope>";
+
+std::string envelope(int n) {
+  return "<Envelope xmlns=\"http://schemas.xmlsoap.org/soap/envelope/\"><Body><n>" + std::to_string(n) +
+         "</n></Body></Envelope>";
+}
+
+soap::http_request post(const std::string& url, std::chrono::milliseconds inactivity = 30s) {
+  soap::http_request r;
+  r.url = url;
+  r.headers = {{"Content-Type", "text/xml; charset=utf-8"}};
+  r.body = get_events_body;
+  r.inactivity_timeout = inactivity;
+  return r;
+}
+
+// Records everything a stream reports; tests wait on conditions, never sleep.
+class recorder final : public soap::stream_observer {
+ public:
+  explicit recorder(std::size_t pause_after_pieces = SIZE_MAX) : pause_after_(pause_after_pieces) {}
+
+  void on_head(const soap::http_response_head& head) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    head_ = head;
+    changed_.notify_all();
+  }
+  bool on_data(std::string_view bytes) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    data_ += bytes;
+    arrivals_.push_back(steady::now());
+    ++pieces_;
+    changed_.notify_all();
+    return pieces_ != pause_after_;  // pauses once
+  }
+  void on_end(const std::optional<ews::error_info>& error) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++ends_;
+    error_ = error;
+    ended_at_ = steady::now();
+    changed_.notify_all();
+  }
+
+  bool wait_data_contains(const std::string& s, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return data_.find(s) != std::string::npos; });
+  }
+  bool wait_end(std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return ends_ > 0; });
+  }
+  bool wait_head(std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return head_.has_value(); });
+  }
+  std::string data() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return data_;
+  }
+  std::optional<ews::error_info> error() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_;
+  }
+  int ends() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ends_;
+  }
+  std::size_t pieces() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return pieces_;
+  }
+  std::optional<soap::http_response_head> head() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return head_;
+  }
+  steady::time_point ended_at() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ended_at_;
+  }
+  std::vector<steady::time_point> arrivals() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return arrivals_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t pause_after_;
+  std::optional<soap::http_response_head> head_;
+  std::string data_;
+  std::vector<steady::time_point> arrivals_;
+  std::size_t pieces_ = 0;
+  int ends_ = 0;
+  std::optional<ews::error_info> error_;
+  steady::time_point ended_at_;
+};
+
+errc kind_of(const std::optional<ews::error_info>& e) { return e ? e->kind() : errc{}; }
+
+double ms(steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+std::size_t count_entries(const char* dir) {
+  std::size_t n = 0;
+  if (DIR* d = opendir(dir)) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+rt::exchange answer(rt::response r) {
+  rt::exchange e;
+  e.respond = std::move(r);
+  return e;
+}
+
+}  // namespace
+
+// ---- private helpers ------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(helpers)
+
+BOOST_AUTO_TEST_CASE(set_cookie_values_joined_with_commas_and_expires_dates) {
+  // cpprestsdk joins repeated Set-Cookie headers with ", ".
+  const auto cookies = soap::detail::parse_set_cookie(
+      "X-BackEndOverrideCookie=MBX01.contoso.com~1942062621; expires=Wed, 21 Oct 2026 07:28:00 GMT; path=/EWS; "
+      "secure; HttpOnly, exchangecookie=8a7b6c5d; expires=Thu, 22-Oct-26 07:28:00 GMT; path=/, "
+      "plain=\"quoted value\", broken-no-equals; path=/, =nameless");
+  BOOST_REQUIRE(cookies.size() == 3u);
+  BOOST_TEST(cookies[0].name == "X-BackEndOverrideCookie");
+  BOOST_TEST(cookies[0].value == "MBX01.contoso.com~1942062621");
+  BOOST_TEST(cookies[1].name == "exchangecookie");
+  BOOST_TEST(cookies[1].value == "8a7b6c5d");
+  BOOST_TEST(cookies[2].name == "plain");
+  BOOST_TEST(cookies[2].value == "quoted value");
+}
+
+BOOST_AUTO_TEST_CASE(urls_and_loopback) {
+  using soap::detail::check_url;
+  using soap::detail::is_loopback_host;
+  BOOST_TEST(is_loopback_host("127.0.0.1"));
+  BOOST_TEST(is_loopback_host("127.255.3.4"));
+  BOOST_TEST(is_loopback_host("::1"));
+  BOOST_TEST(is_loopback_host("[::1]"));
+  BOOST_TEST(is_loopback_host("LocalHost"));
+  BOOST_TEST(!is_loopback_host("128.0.0.1"));
+  BOOST_TEST(!is_loopback_host("127.0.0.1.evil.example"));
+  BOOST_TEST(!is_loopback_host("localhost.evil.example"));
+  BOOST_TEST(!is_loopback_host("10.0.0.1"));
+
+  auto u = check_url("https://Mail.Example.com/EWS/Exchange.asmx?x=1#frag", false);
+  BOOST_REQUIRE(u);
+  BOOST_TEST(u->host == "mail.example.com");
+  BOOST_TEST(u->port == 443);
+  BOOST_TEST(u->target == "/EWS/Exchange.asmx?x=1");
+  BOOST_TEST(u->origin() == "https://mail.example.com:443");
+  auto v6 = check_url("http://[::1]:8080", false);
+  BOOST_REQUIRE(v6);
+  BOOST_TEST(v6->origin() == "http://[::1]:8080");
+  BOOST_TEST(v6->target == "/");
+
+  BOOST_TEST(check_url("http://mail.example.com/EWS/Exchange.asmx", false).error().kind() == errc::insecure_url);
+  BOOST_TEST(check_url("http://mail.example.com/EWS/Exchange.asmx", true).has_value());
+  BOOST_TEST(check_url("http://127.0.0.1:1/x", false).has_value());
+  BOOST_TEST(check_url("https://user:pw@mail.example.com/", false).error().kind() == errc::invalid_argument);
+  BOOST_TEST(check_url("ftp://mail.example.com/", false).error().kind() == errc::invalid_argument);
+  BOOST_TEST(check_url("https://mail.example.com:99999/", false).error().kind() == errc::invalid_argument);
+  BOOST_TEST(check_url("https:///nohost", false).error().kind() == errc::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_seconds_and_dates) {
+  using soap::detail::parse_retry_after;
+  // 2026-11-22 20:00:00 UTC
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1795377600));
+  BOOST_TEST(parse_retry_after("120", now)->count() == 120000);
+  BOOST_TEST(parse_retry_after(" 0 ", now)->count() == 0);
+  BOOST_TEST(parse_retry_after("Sun, 22 Nov 2026 20:00:30 GMT", now)->count() == 30000);
+  BOOST_TEST(parse_retry_after("Sunday, 22-Nov-26 20:01:00 GMT", now)->count() == 60000);
+  BOOST_TEST(parse_retry_after("Sun Nov 22 20:00:05 2026", now)->count() == 5000);
+  BOOST_TEST(parse_retry_after("Sat, 21 Nov 2026 20:00:00 GMT", now)->count() == 0);  // past
+  BOOST_TEST(parse_retry_after("99999999999999999999", now)->count() == 86400000);    // clamped
+  BOOST_TEST(!parse_retry_after("soon", now));
+  BOOST_TEST(!parse_retry_after("12s", now));
+  BOOST_TEST(!parse_retry_after("", now));
+}
+
+BOOST_AUTO_TEST_CASE(traces_carry_no_secrets) {
+  soap::http_request r;
+  r.url = "https://login.example.com/token?client_secret=s3cr3t-q";
+  r.headers = {{"Authorization", "Bearer eyJhbGciOi.secret.sig"},
+               {"Cookie", "X-BackEndOverrideCookie=MBX01~123"},
+               {"X-AnchorMailbox", "user@example.com"}};
+  r.body = "grant_type=refresh_token&refresh_token=0.AAAA-refresh&client_secret=s3cr3t-b&password=hunter2"
+           "\n{\"access_token\": \"at-json\", \"refresh_token\":\"rt-json\"}"
+           "\n<t:Password>xml-pass</t:Password>";
+  const std::string trace = soap::detail::trace_request(r);
+  for (const char* secret : {"s3cr3t-q", "eyJhbGciOi", "MBX01~123", "0.AAAA-refresh", "s3cr3t-b", "hunter2",
+                             "at-json", "rt-json", "xml-pass"}) {
+    BOOST_TEST(trace.find(secret) == std::string::npos, "leaked " << secret << " in\n" << trace);
+  }
+  BOOST_TEST(trace.find("Authorization: Bearer ***") != std::string::npos);
+  BOOST_TEST(trace.find("Cookie: X-BackEndOverrideCookie=***") != std::string::npos);
+  BOOST_TEST(trace.find("X-AnchorMailbox: user@example.com") != std::string::npos);
+  BOOST_TEST(trace.find("grant_type=refresh_token") != std::string::npos);  // the word alone is no secret
+
+  soap::http_response_head head;
+  head.status = 200;
+  head.headers = {{"Set-Cookie", "exchangecookie=abc123; path=/"}};
+  BOOST_TEST(soap::detail::trace_response(head, "").find("abc123") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(status_errors_carry_what_an_operator_needs) {
+  soap::http_response_head h;
+  h.status = 503;
+  h.reason = "Service Unavailable";
+  h.headers = {{"retry-after", "30"}, {"request-id", "abc-123"}};
+  auto e = soap::http_status_error(h);
+  BOOST_TEST(e.kind() == errc::throttled);
+  BOOST_TEST(e.back_off->count() == 30000);
+  BOOST_TEST(e.request_id == "abc-123");
+  BOOST_TEST(e.transient);
+  BOOST_TEST(e.message.find("Service Unavailable") != std::string::npos);
+
+  h = {};
+  h.status = 301;
+  h.headers = {{"Location", "https://elsewhere.example/EWS"}};
+  e = soap::http_status_error(h);
+  BOOST_TEST(e.kind() == errc::redirect);
+  BOOST_TEST(e.message.find("https://elsewhere.example/EWS") != std::string::npos);
+
+  h = {};
+  h.status = 400;
+  h.headers = {{"X-Request-Id", "xyz"}};
+  e = soap::http_status_error(h);
+  BOOST_TEST(e.kind() == errc::http_status);
+  BOOST_TEST(e.http_status == 400);
+  BOOST_TEST(e.request_id == "xyz");
+  BOOST_TEST(!e.transient);
+  BOOST_TEST(soap::find_header(h.headers, "x-request-ID").value_or("") == "xyz");
+  BOOST_TEST(!soap::find_header(h.headers, "X-Request"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- over the wire ------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(wire)
+
+BOOST_AUTO_TEST_CASE(send_returns_status_headers_cookies_and_body) {
+  rt::response r = rt::soap_response(envelope(1));
+  r.headers.push_back({"Set-Cookie", "X-BackEndOverrideCookie=MBX01~1942062621; expires=Wed, 21 Oct 2026 07:28:00 "
+                                     "GMT; path=/EWS; secure"});
+  r.headers.push_back({"Set-Cookie", "exchangecookie=8a7b6c5d; expires=Thu, 22 Oct 2026 07:28:00 GMT; path=/"});
+  r.headers.push_back({"request-id", "0f0e0d0c"});
+  rt::replay_server server;
+  server.add(answer(r));
+  auto http = soap::make_http_transport();
+  auto req = post(server.url());
+  req.headers.push_back({"Authorization", "Bearer abc"});
+  req.headers.push_back({"Host", "evil.example"});  // the engine owns Host
+  auto res = http->send(req, ews::context{});
+  BOOST_REQUIRE_MESSAGE(res, (res ? "" : res.error().message));
+  BOOST_TEST(res->head.status == 200);
+  BOOST_TEST(res->body == envelope(1));
+  BOOST_TEST(soap::find_header(res->head.headers, "Request-Id").value_or("") == "0f0e0d0c");
+  BOOST_REQUIRE(res->head.cookies.size() == 2u);
+  BOOST_TEST(res->head.cookies[0].name == "X-BackEndOverrideCookie");
+  BOOST_TEST(res->head.cookies[0].value == "MBX01~1942062621");
+  BOOST_TEST(res->head.cookies[1].name == "exchangecookie");
+  BOOST_TEST(res->head.cookies[1].value == "8a7b6c5d");
+
+  const auto got = server.received();
+  BOOST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].method == "POST");
+  BOOST_TEST(got[0].target == "/EWS/Exchange.asmx");
+  BOOST_TEST(got[0].body == get_events_body);
+  BOOST_TEST(got[0].operation == "GetStreamingEvents");
+  BOOST_TEST(soap::find_header(got[0].headers, "Content-Type").value_or("") == "text/xml; charset=utf-8");
+  BOOST_TEST(soap::find_header(got[0].headers, "Authorization").value_or("") == "Bearer abc");
+  BOOST_TEST(soap::find_header(got[0].headers, "Host").value_or("") ==
+             "127.0.0.1:" + std::to_string(server.port()));
+}
+
+BOOST_AUTO_TEST_CASE(each_piece_is_delivered_before_the_next_chunk_is_sent) {
+  // Chunk k+1 waits for a gate the test opens only after chunk k was handed
+  // over, so any buffering in the transport would hang this test.
+  constexpr int n = 20;
+  std::vector<rt::chunk> chunks;
+  for (int i = 0; i < n; ++i) {
+    rt::chunk c;
+    c.data = envelope(i);
+    if (i > 0) c.gate = "g" + std::to_string(i);
+    chunks.push_back(c);
+  }
+  rt::replay_server server;
+  server.add(answer(rt::streaming_response(chunks)));
+  auto http = soap::make_http_transport();
+  auto obs = std::make_shared<recorder>();
+  auto stream = http->open_stream(post(server.url()), obs);
+  std::vector<double> latency_ms;
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) server.release("g" + std::to_string(i));
+    const auto released = steady::now();
+    BOOST_REQUIRE_MESSAGE(obs->wait_data_contains(envelope(i)), "envelope " << i << " not delivered");
+    // Nothing of the next one can have arrived: it has not been sent.
+    if (i + 1 < n) BOOST_TEST(obs->data().find(envelope(i + 1)) == std::string::npos);
+    if (i > 0) latency_ms.push_back(ms(obs->arrivals().back() - released));
+  }
+  BOOST_REQUIRE(obs->wait_end());
+  BOOST_TEST(!obs->error());
+  BOOST_TEST(obs->head()->status == 200);
+  std::sort(latency_ms.begin(), latency_ms.end());
+  BOOST_TEST_MESSAGE("gate-release to on_data latency: median " << latency_ms[latency_ms.size() / 2] << " ms, max "
+                                                                 << latency_ms.back() << " ms");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_during_a_silent_stream_returns_within_100ms) {
+  rt::replay_server server;
+  server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
+  auto http = soap::make_http_transport();
+  auto obs = std::make_shared<recorder>();
+  auto stream = http->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+  const auto t0 = steady::now();
+  stream->cancel();
+  BOOST_REQUIRE(obs->wait_end(1s));
+  const auto elapsed = obs->ended_at() - t0;
+  BOOST_TEST(kind_of(obs->error()) == errc::cancelled);
+  BOOST_TEST(ms(elapsed) < 100.0);
+  BOOST_TEST_MESSAGE("cancel to on_end: " << ms(elapsed) << " ms");
+  stream.reset();
+  BOOST_TEST(obs->ends() == 1);
+  BOOST_TEST(server.wait_idle(5s));  // the socket is really closed
+}
+
+BOOST_AUTO_TEST_CASE(destroying_a_silent_stream_cancels_and_returns_promptly) {
+  rt::replay_server server;
+  server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
+  auto http = soap::make_http_transport();
+  auto obs = std::make_shared<recorder>();
+  auto stream = http->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+  const auto t0 = steady::now();
+  stream.reset();
+  BOOST_TEST(ms(steady::now() - t0) < 100.0);
+  BOOST_TEST(obs->ends() == 1);  // on_end came before the destructor returned
+  BOOST_TEST(kind_of(obs->error()) == errc::cancelled);
+}
+
+BOOST_AUTO_TEST_CASE(back_pressure_pauses_until_resume) {
+  rt::replay_server server;
+  server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false},
+                                            rt::chunk{envelope(2), 0ms, "two", false},
+                                            rt::chunk{envelope(3), 0ms, "", false}})));
+  auto http = soap::make_http_transport();
+  auto obs = std::make_shared<recorder>(1);  // pauses after the first piece
+  auto stream = http->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+  server.release("two");
+  BOOST_REQUIRE(server.wait_for_responses("", 1, 5s));  // everything is on the wire
+  BOOST_TEST(!obs->wait_data_contains(envelope(2), 200ms));  // but not handed over
+  BOOST_TEST(obs->pieces() == 1u);
+  stream->resume();
+  BOOST_REQUIRE(obs->wait_end());
+  BOOST_TEST(obs->data() == envelope(1) + envelope(2) + envelope(3));
+  BOOST_TEST(!obs->error());
+}
+
+BOOST_AUTO_TEST_CASE(cancel_while_paused_ends_the_stream) {
+  rt::replay_server server;
+  server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
+  auto http = soap::make_http_transport();
+  auto obs = std::make_shared<recorder>(1);
+  auto stream = http->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+  stream->cancel();
+  BOOST_REQUIRE(obs->wait_end(1s));
+  BOOST_TEST(kind_of(obs->error()) == errc::cancelled);
+}
+
+BOOST_AUTO_TEST_CASE(streams_and_requests_use_separate_connections) {
+  rt::replay_server server;
+  server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
+  server.on("", [](const rt::received_request&) { return rt::soap_response(envelope(9)); });
+  auto http = soap::make_http_transport();
+  auto obs = std::make_shared<recorder>();
+  auto stream = http->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+  auto res = http->send(post(server.url(), 5s), ews::context{});
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->body == envelope(9));
+  BOOST_TEST(server.connections_accepted() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(faults_map_to_typed_errors) {
+  auto http = soap::make_http_transport();
+  auto stream_error = [&](rt::response r, std::chrono::milliseconds inactivity = 30s) {
+    rt::replay_server server;
+    server.add(answer(std::move(r)));
+    auto obs = std::make_shared<recorder>();
+    auto s = http->open_stream(post(server.url(), inactivity), obs);
+    BOOST_REQUIRE(obs->wait_end(10s));
+    return obs->error();
+  };
+
+  // The server closes without the final chunk, mid-stream.
+  auto closed = stream_error(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::close));
+  BOOST_TEST(kind_of(closed) == errc::closed_mid_body, (closed ? closed->message : "no error"));
+
+  // RST after some bytes of a body.
+  rt::response reset = rt::soap_response(std::string(4000, 'x'));
+  reset.reset_after_bytes = 300;
+  auto was_reset = stream_error(reset);
+  const bool reset_or_closed =
+      kind_of(was_reset) == errc::connection_reset || kind_of(was_reset) == errc::closed_mid_body;
+  BOOST_TEST(reset_or_closed, (was_reset ? was_reset->message : "no error"));
+
+  // Silence longer than the inactivity timeout.
+  auto silent = stream_error(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false},
+                                                     rt::chunk{envelope(2), 5s, "", false}}),
+                             300ms);
+  BOOST_TEST(kind_of(silent) == errc::timeout, (silent ? silent->message : "no error"));
+
+  // Not HTTP at all.
+  rt::response garbage;
+  garbage.raw = std::string("\x16\x03\x01 this is not HTTP\r\n\r\n");
+  auto bad = stream_error(garbage);
+  BOOST_TEST(bad.has_value());
+  BOOST_TEST_MESSAGE("garbage maps to " << (bad ? bad->code_name() + ": " + bad->message : "nothing"));
+
+  // Nobody listening: a port that was just freed.
+  std::uint16_t port = 0;
+  {
+    rt::replay_server gone;
+    port = gone.port();
+  }
+  auto obs = std::make_shared<recorder>();
+  auto s = http->open_stream(post("http://127.0.0.1:" + std::to_string(port) + "/EWS/Exchange.asmx"), obs);
+  BOOST_REQUIRE(obs->wait_end(10s));
+  BOOST_TEST(kind_of(obs->error()) == errc::connect_failed, (obs->error() ? obs->error()->message : "no error"));
+  auto refused = http->send(post("http://127.0.0.1:" + std::to_string(port) + "/x"), ews::context{});
+  BOOST_REQUIRE(!refused);
+  BOOST_TEST(refused.error().kind() == errc::connect_failed);
+}
+
+BOOST_AUTO_TEST_CASE(throttling_status_comes_back_with_retry_after) {
+  rt::replay_server server;
+  auto r = rt::http_error(503, 42s);
+  r.headers.push_back({"X-Request-Id", "rid-7"});
+  server.add(answer(r));
+  auto http = soap::make_http_transport();
+  auto res = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->head.status == 503);
+  auto e = soap::http_status_error(res->head);
+  BOOST_TEST(e.kind() == errc::throttled);
+  BOOST_TEST(e.back_off->count() == 42000);
+  BOOST_TEST(e.request_id == "rid-7");
+}
+
+BOOST_AUTO_TEST_CASE(response_size_limit) {
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(std::string(10000, 'a'))));  // Content-Length
+  server.add(answer(rt::streaming_response({rt::chunk{std::string(600, 'b'), 0ms, "", false},
+                                            rt::chunk{std::string(600, 'c'), 0ms, "", false}})));  // chunked
+  server.add(answer(rt::soap_response(std::string(1000, 'd'))));
+  soap::http_transport_options options;
+  options.max_response_bytes = 1000;
+  auto http = soap::make_http_transport(options);
+  auto big = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(!big);
+  BOOST_TEST(big.error().kind() == errc::response_too_large);
+  auto chunked = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(!chunked);
+  BOOST_TEST(chunked.error().kind() == errc::response_too_large);
+  auto fits = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(fits);
+  BOOST_TEST(fits->body.size() == 1000u);
+}
+
+BOOST_AUTO_TEST_CASE(send_honours_cancel_and_deadline) {
+  rt::replay_server server;
+  server.on("", [](const rt::received_request&) {
+    return rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold);
+  });
+  auto http = soap::make_http_transport();
+  auto t0 = steady::now();
+  auto late = http->send(post(server.url()), ews::context{}.with_timeout(200ms));
+  BOOST_REQUIRE(!late);
+  BOOST_TEST(late.error().kind() == errc::timeout);
+  BOOST_TEST(ms(steady::now() - t0) < 2000.0);
+
+  ews::context ctx;
+  std::thread canceller([&] {
+    server.wait_for("", 2, 5s);
+    ctx.cancel();
+  });
+  auto cancelled = http->send(post(server.url()), ctx);
+  canceller.join();
+  BOOST_REQUIRE(!cancelled);
+  BOOST_TEST(cancelled.error().kind() == errc::cancelled);
+}
+
+BOOST_AUTO_TEST_CASE(redirect_is_not_followed_and_credentials_stay_home) {
+  rt::replay_server other;  // another origin (another port)
+  other.on("", [](const rt::received_request&) { return rt::soap_response(envelope(666)); });
+  rt::replay_server server;
+  server.add(answer(rt::redirect(other.url(), 302)));
+  server.add(answer(rt::redirect(other.url(), 307)));
+  auto http = soap::make_http_transport();
+  auto req = post(server.url());
+  req.headers.push_back({"Authorization", "Bearer must-not-travel"});
+  auto res = http->send(req, ews::context{});
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(res.error().kind() == errc::redirect);
+  BOOST_TEST(res.error().http_status == 302);
+  BOOST_TEST(res.error().message.find(other.url()) != std::string::npos);
+  auto again = http->send(req, ews::context{});
+  BOOST_REQUIRE(!again);
+  BOOST_TEST(again.error().kind() == errc::redirect);
+  BOOST_TEST(server.count("") == 2u);
+  BOOST_TEST(other.count("") == 0u);
+  BOOST_TEST(other.connections_accepted() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_to_a_remote_host_is_refused_before_connecting) {
+  auto http = soap::make_http_transport();
+  auto res = http->send(post("http://mail.example.com/EWS/Exchange.asmx"), ews::context{});
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(res.error().kind() == errc::insecure_url);
+  auto obs = std::make_shared<recorder>();
+  auto s = http->open_stream(post("http://10.1.2.3/EWS/Exchange.asmx"), obs);
+  BOOST_REQUIRE(obs->wait_end(1s));
+  BOOST_TEST(kind_of(obs->error()) == errc::insecure_url);
+  BOOST_TEST(!obs->head());
+}
+
+BOOST_AUTO_TEST_CASE(wire_trace_is_redacted) {
+  std::mutex m;
+  std::string log;
+  soap::http_transport_options options;
+  options.log.level = ews::log_level::trace;
+  options.log.callback = [&](ews::log_level, std::string_view msg) {
+    std::lock_guard<std::mutex> lock(m);
+    log += msg;
+    log += '\n';
+  };
+  rt::replay_server server;
+  auto r = rt::soap_response(envelope(1));
+  r.headers.push_back({"Set-Cookie", "X-BackEndOverrideCookie=backend-secret; path=/"});
+  server.add(answer(r));
+  auto http = soap::make_http_transport(options);
+  auto req = post(server.url());
+  req.headers.push_back({"Authorization", "Basic dXNlcjpodW50ZXIy"});
+  req.headers.push_back({"Cookie", "exchangecookie=cookie-secret"});
+  BOOST_REQUIRE(http->send(req, ews::context{}));
+  std::lock_guard<std::mutex> lock(m);
+  BOOST_TEST(log.find("GetStreamingEvents") != std::string::npos);
+  BOOST_TEST(log.find("dXNlcjpodW50ZXIy") == std::string::npos);
+  BOOST_TEST(log.find("cookie-secret") == std::string::npos);
+  BOOST_TEST(log.find("backend-secret") == std::string::npos);
+  BOOST_TEST(log.find("Authorization: Basic ***") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- TLS ------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(tls)
+
+BOOST_AUTO_TEST_CASE(certificate_made_at_test_time_is_verified) {
+  ews::test::test_certificates pki;
+  rt::server_options tls;
+  tls.tls_cert_file = pki.server_cert_file();
+  tls.tls_key_file = pki.server_key_file();
+  rt::replay_server server({}, tls);
+  server.on("", [](const rt::received_request&) { return rt::soap_response(envelope(1)); });
+  BOOST_TEST(server.url().rfind("https://127.0.0.1:", 0) == 0u);
+
+  // Unknown CA: rejected.
+  auto untrusting = soap::make_http_transport();
+  auto rejected = untrusting->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(!rejected);
+  BOOST_TEST(rejected.error().kind() == errc::tls_failure, rejected.error().message);
+  auto obs = std::make_shared<recorder>();
+  auto s = untrusting->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_end());
+  BOOST_TEST(kind_of(obs->error()) == errc::tls_failure);
+
+  // With the CA: accepted, by IP and by name.
+  soap::http_transport_options with_ca;
+  with_ca.ca_file = pki.ca_file();
+  auto trusting = soap::make_http_transport(with_ca);
+  auto ok = trusting->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
+  BOOST_TEST(ok->body == envelope(1));
+  auto by_name = trusting->send(post("https://localhost:" + std::to_string(server.port()) + "/EWS/Exchange.asmx"),
+                                ews::context{});
+  BOOST_REQUIRE_MESSAGE(by_name, (by_name ? "" : by_name.error().message));
+
+  // Both the rejected and accepted attempts reached the server's TLS layer only.
+  BOOST_TEST(server.count("") == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(certificate_for_another_host_is_rejected) {
+  ews::test::test_certificates pki;
+  rt::server_options tls;
+  tls.tls_cert_file = pki.wrong_host_cert_file();
+  tls.tls_key_file = pki.wrong_host_key_file();
+  rt::replay_server server({}, tls);
+  server.on("", [](const rt::received_request&) { return rt::soap_response(envelope(1)); });
+  soap::http_transport_options with_ca;
+  with_ca.ca_file = pki.ca_file();
+  auto http = soap::make_http_transport(with_ca);
+  auto res = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(res.error().kind() == errc::tls_failure, res.error().message);
+  BOOST_TEST(server.count("") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_ca_file_is_an_error_not_a_silent_fallback) {
+  soap::http_transport_options options;
+  options.ca_file = "/nonexistent/ca.pem";
+  BOOST_CHECK_EXCEPTION(soap::make_http_transport(options), ews::error,
+                        [](const ews::error& e) { return e.info().kind() == errc::tls_failure; });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- resources ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(no_leaked_threads_or_sockets_after_500_open_cancel_cycles) {
+  rt::replay_server server;
+  server.on("", [](const rt::received_request&) {
+    return rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold);
+  });
+  auto http = soap::make_http_transport();
+  auto cycle = [&] {
+    auto obs = std::make_shared<recorder>();
+    auto s = http->open_stream(post(server.url()), obs);
+    BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+    s->cancel();
+    BOOST_REQUIRE(obs->wait_end(1s));
+  };
+  // Warm up: the engine's fixed thread pool and the server's threads exist now.
+  for (int i = 0; i < 5; ++i) cycle();
+  BOOST_REQUIRE(server.wait_idle(5s));
+  const std::size_t fds_before = count_entries("/proc/self/fd");
+  const std::size_t threads_before = count_entries("/proc/self/task");
+  for (int i = 0; i < 500; ++i) cycle();
+  BOOST_REQUIRE(server.wait_idle(10s));
+  const std::size_t fds_after = count_entries("/proc/self/fd");
+  const std::size_t threads_after = count_entries("/proc/self/task");
+  BOOST_TEST_MESSAGE("fds " << fds_before << " -> " << fds_after << ", threads " << threads_before << " -> "
+                            << threads_after);
+  BOOST_TEST(fds_after <= fds_before + 2);
+  BOOST_TEST(threads_after <= threads_before + 2);
+  BOOST_TEST(server.connections_accepted() == 505u);
+}
