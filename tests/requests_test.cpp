@@ -4,12 +4,15 @@
 #include <ews/soap/requests.hpp>
 
 #include "schema_validator.hpp"
-#include "xml_writer.hpp"  // private (soap/src): the writer's own edge cases
+#include "schema_names.hpp"  // private (soap/src): the version list
+#include "xml_writer.hpp"    // private (soap/src): the writer's own edge cases
 
 #include <boost/test/unit_test.hpp>
 #include <pugixml.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <iterator>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -136,23 +139,22 @@ BOOST_AUTO_TEST_CASE(impersonation_kinds) {
 }
 
 BOOST_AUTO_TEST_CASE(every_schema_server_version_is_accepted) {
-  // The full Exchange Online list validates against that set; the
-  // on-premises set knows all but the newest two.
-  for (const char* v : {"Exchange2007", "Exchange2010_SP2", "Exchange2013", "Exchange2013_SP1",
-                        "Exchange2016", "V2017_07_11"}) {
+  // Every ExchangeVersionType value builds and validates against the
+  // Exchange Online set; the on-premises set knows all but the newest two.
+  std::size_t count = 0;
+  for (const std::string_view v : ews::soap::detail::exchange_versions()) {
     envelope_options env;
-    env.server_version = v;
-    const parsed p(valid(build_unsubscribe(env, "s")));
-    BOOST_TEST(p.header().child("t:RequestServerVersion").attribute("Version").value() ==
-               std::string(v));
-  }
-  for (const char* v : {"V2017_10_09", "V2018_01_08"}) {
-    envelope_options env;
-    env.server_version = v;
+    env.server_version = std::string(v);
     const std::string xml = built(build_unsubscribe(env, "s"));
-    BOOST_TEST(ews::test::validate_request(xml, schema_set::exchange_online).empty());
-    BOOST_TEST(!ews::test::validate_request(xml, schema_set::onprem_15_2).empty());
+    const parsed p(xml);
+    BOOST_TEST(p.header().child("t:RequestServerVersion").attribute("Version").value() ==
+               env.server_version);
+    BOOST_TEST(ews::test::validate_request(xml, schema_set::exchange_online).empty(), v);
+    const bool online_only = v == "V2017_10_09" || v == "V2018_01_08";
+    BOOST_TEST(ews::test::validate_request(xml, schema_set::onprem_15_2).empty() == !online_only, v);
+    ++count;
   }
+  BOOST_TEST(count == 21u);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_server_versions_are_refused) {
@@ -564,6 +566,56 @@ BOOST_AUTO_TEST_CASE(bad_arguments) {
   req.sync_state.clear();
   req.shape.additional_properties = {"item:NoSuchField"};
   invalid_argument(build_sync_folder_items({}, req), "shape.additional_properties[0]");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- arbitrary strings -------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(arbitrary_strings)
+
+// Any byte string is either carried exactly (as an attribute and as text) or
+// refused with invalid_argument; never a broken or restructured document.
+BOOST_AUTO_TEST_CASE(carried_exactly_or_refused) {
+  const std::string pieces[] = {"a", "&", "<", ">", "\"", "'", "]]>", "\t", "\n", "\r", "\r\n",
+                                "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xC3",
+                                "\x80", "\xED\xA0\x80", "\xEF\xBF\xBF", std::string(1, '\0'),
+                                "\x01", "\x7F", "&amp;", "<!--", "<![CDATA["};
+  std::uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1664525u + 1013904223u; };
+  int carried = 0, refused = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string value;
+    const std::size_t n = 1 + next() % 8;
+    for (std::size_t i = 0; i < n; ++i) value += pieces[(next() >> 8) % std::size(pieces)];
+    const bool representable = ews::soap::detail::check_xml_value(value).why ==
+                               ews::soap::detail::xml_value_error::reason::none;
+    get_item_request req;
+    req.items = {{"x", ""}, {value, value}};
+    const auto item = build_get_item({}, req);
+    const auto unsub = build_unsubscribe({}, value);
+    if (!representable) {
+      invalid_argument(item, "items[1].id");
+      invalid_argument(unsub, "subscription_id");
+      ++refused;
+      continue;
+    }
+    const parsed a(built(item));
+    const auto id = a.body().child("m:GetItem").child("m:ItemIds").last_child();
+    BOOST_TEST(id.attribute("Id").value() == value);
+    BOOST_TEST(id.attribute("ChangeKey").value() == value);
+    const parsed b(built(unsub));
+    BOOST_TEST(b.body().child("m:Unsubscribe").child("m:SubscriptionId").text().get() == value);
+    if (round % 50 == 0) {
+      for (const auto set : both_sets) {
+        BOOST_TEST(ews::test::validate_request(*item, set).empty());
+        BOOST_TEST(ews::test::validate_request(*unsub, set).empty());
+      }
+    }
+    ++carried;
+  }
+  BOOST_TEST(carried > 100);
+  BOOST_TEST(refused > 100);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
