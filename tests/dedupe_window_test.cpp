@@ -1,0 +1,106 @@
+#include <ews/dedupe_window.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+BOOST_AUTO_TEST_SUITE(dedupe_window_suite)
+
+BOOST_AUTO_TEST_CASE(remembers_versions_and_tells_duplicates) {
+  ews::dedupe_window w(8);
+  BOOST_TEST(w.insert("AAMkAG1", "CQAAAB1"));
+  BOOST_TEST(!w.insert("AAMkAG1", "CQAAAB1"));
+  BOOST_TEST(w.contains("AAMkAG1", "CQAAAB1"));
+  // Another ChangeKey is another version; the id alone is a key of its own.
+  BOOST_TEST(!w.contains("AAMkAG1", "CQAAAB2"));
+  BOOST_TEST(w.insert("AAMkAG1", "CQAAAB2"));
+  BOOST_TEST(!w.contains("AAMkAG1", ""));
+  BOOST_TEST(w.insert("AAMkAG1", ""));
+  BOOST_TEST(w.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(keys_are_unambiguous) {
+  // Without the length prefix, ("ab", "c") and ("a", "bc") would collide.
+  BOOST_TEST(ews::dedupe_window::make_key("ab", "c") != ews::dedupe_window::make_key("a", "bc"));
+  BOOST_TEST(ews::dedupe_window::make_key("ab", "c") == "2:abc");
+  ews::dedupe_window w(4);
+  BOOST_TEST(w.insert("ab", "c"));
+  BOOST_TEST(w.insert("a", "bc"));
+  BOOST_TEST(w.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(evicts_the_oldest_when_full) {
+  ews::dedupe_window w(3);
+  for (const char* id : {"1", "2", "3", "4", "5"}) BOOST_TEST(w.insert(id, "ck"));
+  BOOST_TEST(w.size() == 3u);
+  BOOST_TEST(!w.contains("1", "ck"));
+  BOOST_TEST(!w.contains("2", "ck"));
+  BOOST_TEST(w.contains("3", "ck"));
+  BOOST_TEST(w.contains("5", "ck"));
+  // A hit does not refresh (FIFO): 3 is still the next to go.
+  BOOST_TEST(!w.insert("3", "ck"));
+  BOOST_TEST(w.insert("6", "ck"));
+  BOOST_TEST(!w.contains("3", "ck"));
+  const std::vector<std::string> expected{"1:4ck", "1:5ck", "1:6ck"};
+  BOOST_TEST(w.snapshot() == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(memory_stays_bounded_over_many_inserts) {
+  ews::dedupe_window w(1000);
+  for (int i = 0; i < 100000; ++i) w.insert("item-" + std::to_string(i), "ck");
+  BOOST_TEST(w.size() == 1000u);
+  BOOST_TEST(w.contains("item-99999", "ck"));
+  BOOST_TEST(w.contains("item-99000", "ck"));
+  BOOST_TEST(!w.contains("item-98999", "ck"));
+  const auto keys = w.snapshot();
+  BOOST_TEST(keys.front() == ews::dedupe_window::make_key("item-99000", "ck"));
+  BOOST_TEST(keys.back() == ews::dedupe_window::make_key("item-99999", "ck"));
+}
+
+BOOST_AUTO_TEST_CASE(snapshot_and_restore_round_trip) {
+  ews::dedupe_window a(5);
+  for (const char* id : {"a", "b", "c", "d", "e", "f", "g"}) a.insert(id, "k");
+  const auto saved = a.snapshot();
+  BOOST_TEST(saved.size() == 5u);
+
+  ews::dedupe_window b(5);
+  b.restore(saved);
+  BOOST_TEST(b.snapshot() == saved, boost::test_tools::per_element());
+  BOOST_TEST(b.contains("c", "k"));
+  BOOST_TEST(!b.contains("b", "k"));
+  // Restoring keeps the eviction order: "c" is still the oldest.
+  b.insert("h", "k");
+  BOOST_TEST(!b.contains("c", "k"));
+
+  // Into a smaller window only the newest survive.
+  ews::dedupe_window small(2);
+  small.restore(saved);
+  const std::vector<std::string> newest{saved[3], saved[4]};
+  BOOST_TEST(small.snapshot() == newest, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(clear_and_zero_capacity) {
+  ews::dedupe_window w(0);
+  BOOST_TEST(w.capacity() == 1u);
+  BOOST_TEST(w.insert("x", "1"));
+  BOOST_TEST(w.insert("y", "1"));
+  BOOST_TEST(!w.contains("x", "1"));
+  w.clear();
+  BOOST_TEST(w.size() == 0u);
+  BOOST_TEST(w.snapshot().empty());
+  BOOST_TEST(w.insert("y", "1"));
+}
+
+BOOST_AUTO_TEST_CASE(moved_window_keeps_working) {
+  ews::dedupe_window a(2);
+  a.insert("x", "1");
+  a.insert("y", "1");
+  ews::dedupe_window b(std::move(a));
+  BOOST_TEST(b.contains("x", "1"));
+  BOOST_TEST(b.insert("z", "1"));  // evicts x through the moved ring
+  BOOST_TEST(!b.contains("x", "1"));
+  BOOST_TEST(b.contains("y", "1"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
