@@ -39,6 +39,16 @@ std::string indexed(std::string_view name, std::size_t i) {
   return s;
 }
 
+// Names an argument ("folders[2]" or "folder") only when an error needs it,
+// so the success path formats nothing.
+struct arg_name {
+  std::string_view name;
+  std::size_t index = npos;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  std::string str() const { return index == npos ? std::string(name) : indexed(name, index); }
+};
+
 std::string member(std::string_view name, std::string_view field) {
   std::string s(name);
   s.append(".").append(field);
@@ -71,15 +81,15 @@ failure check_envelope(std::string_view op, const envelope_options& env) {
   return std::nullopt;
 }
 
-failure check_folder(std::string_view op, const folder_ref& f, std::string_view name) {
-  if (f.id.empty()) return invalid(op, member(name, "id"), "is empty");
+failure check_folder(std::string_view op, const folder_ref& f, arg_name name) {
+  if (f.id.empty()) return invalid(op, member(name.str(), "id"), "is empty");
   if (f.distinguished) {
     if (!is_distinguished_folder_name(f.id)) {
-      return invalid(op, member(name, "id"),
+      return invalid(op, member(name.str(), "id"),
                      "is not a DistinguishedFolderIdNameType value (lower case, e.g. \"inbox\")");
     }
   } else if (!f.mailbox.empty()) {
-    return invalid(op, member(name, "mailbox"),
+    return invalid(op, member(name.str(), "mailbox"),
                    "is set on a folder id (only distinguished folders take a mailbox)");
   }
   return std::nullopt;
@@ -141,16 +151,17 @@ const char* body_type_name(body_type b) noexcept {
   return "Text";
 }
 
-failure write_folder(std::string_view op, xml_writer& w, const folder_ref& f,
-                     std::string_view name) {
+failure write_folder(std::string_view op, xml_writer& w, const folder_ref& f, arg_name name) {
   w.start(f.distinguished ? "t:DistinguishedFolderId" : "t:FolderId");
-  if (!w.attribute("Id", f.id)) return bad_text(op, w, member(name, "id"));
+  if (!w.attribute("Id", f.id)) return bad_text(op, w, member(name.str(), "id"));
   if (!f.change_key.empty() && !w.attribute("ChangeKey", f.change_key)) {
-    return bad_text(op, w, member(name, "change_key"));
+    return bad_text(op, w, member(name.str(), "change_key"));
   }
   if (f.distinguished && !f.mailbox.empty()) {
     w.start("t:Mailbox");
-    if (!w.element("t:EmailAddress", f.mailbox)) return bad_text(op, w, member(name, "mailbox"));
+    if (!w.element("t:EmailAddress", f.mailbox)) {
+      return bad_text(op, w, member(name.str(), "mailbox"));
+    }
     w.end();
   }
   w.end();
@@ -232,12 +243,19 @@ result<std::string> build_subscribe(const envelope_options& env, const subscribe
   constexpr std::string_view op = "build_subscribe";
   if (req.events.empty()) return invalid(op, "events", "is empty");
   for (std::size_t i = 0; i < req.events.size(); ++i) {
-    const event_type e = req.events[i];
-    if (e == event_type::status) {
-      return invalid(op, indexed("events", i), "is Status, which a subscription cannot ask for");
-    }
-    if (!(e >= event_type::new_mail && e <= event_type::free_busy_changed)) {
-      return invalid(op, indexed("events", i), "is not a known event type");
+    switch (req.events[i]) {
+      case event_type::new_mail:
+      case event_type::created:
+      case event_type::modified:
+      case event_type::deleted:
+      case event_type::moved:
+      case event_type::copied:
+      case event_type::free_busy_changed:
+        break;
+      case event_type::status:  // only ever sent by the server
+        return invalid(op, indexed("events", i), "is Status, which a subscription cannot ask for");
+      default:
+        return invalid(op, indexed("events", i), "is not a known event type");
     }
   }
   if (req.folders.empty() && !req.all_folders) {
@@ -245,7 +263,7 @@ result<std::string> build_subscribe(const envelope_options& env, const subscribe
   }
   std::size_t hint = 64 * req.events.size();
   for (std::size_t i = 0; i < req.folders.size(); ++i) {
-    if (auto f = check_folder(op, req.folders[i], indexed("folders", i))) return std::move(*f);
+    if (auto f = check_folder(op, req.folders[i], {"folders", i})) return std::move(*f);
     const auto& fr = req.folders[i];
     hint += per_id_bytes * 2 + fr.id.size() + fr.change_key.size() + fr.mailbox.size();
   }
@@ -257,7 +275,7 @@ result<std::string> build_subscribe(const envelope_options& env, const subscribe
     if (!req.folders.empty()) {
       w.start("t:FolderIds");
       for (std::size_t i = 0; i < req.folders.size(); ++i) {
-        if (auto f = write_folder(op, w, req.folders[i], indexed("folders", i))) return f;
+        if (auto f = write_folder(op, w, req.folders[i], {"folders", i})) return f;
       }
       w.end();
     }
@@ -358,7 +376,7 @@ result<std::string> build_get_item(const envelope_options& env, const get_item_r
 result<std::string> build_sync_folder_items(const envelope_options& env,
                                             const sync_folder_items_request& req) {
   constexpr std::string_view op = "build_sync_folder_items";
-  if (auto f = check_folder(op, req.folder, "folder")) return std::move(*f);
+  if (auto f = check_folder(op, req.folder, {"folder"})) return std::move(*f);
   if (req.max_changes_returned < min_sync_changes || req.max_changes_returned > max_sync_changes) {
     return invalid(op, "max_changes_returned",
                    "is " + std::to_string(req.max_changes_returned) + "; 1 to 512 are allowed");
@@ -372,7 +390,7 @@ result<std::string> build_sync_folder_items(const envelope_options& env,
     w.start("m:SyncFolderItems");
     write_shape(w, req.shape);
     w.start("m:SyncFolderId");
-    if (auto f = write_folder(op, w, req.folder, "folder")) return f;
+    if (auto f = write_folder(op, w, req.folder, {"folder"})) return f;
     w.end();
     if (!req.sync_state.empty() && !w.element("m:SyncState", req.sync_state)) {
       return bad_text(op, w, "sync_state");
