@@ -217,6 +217,8 @@ std::optional<error_info> parse_envelope(std::string_view text, parsed_document&
   const pugi::xml_parse_result parsed =
       out.doc.load_buffer_inplace(out.buffer.data(), size, pugi::parse_default, pugi::encoding_utf8);
   if (!parsed) {
+    // The offset is into the text as parsed: past a replaced character
+    // reference it is a few bytes less than in the original.
     return make_error(errc::malformed_xml, "not well-formed XML at offset " + std::to_string(parsed.offset) +
                                                ": " + parsed.description());
   }
