@@ -163,8 +163,7 @@ bool connection_io::write_all(std::string_view data) {
 wait_result connection_io::wait(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return wait_result::timeout;
     if (fd_ < 0) return wait_result::hangup;
     // POLLRDHUP (not POLLIN): a peer that closes is noticed, bytes it may

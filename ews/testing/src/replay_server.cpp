@@ -327,19 +327,23 @@ struct replay_server::impl {
     bool answered = false;
     for (std::size_t i = 0; i < exchanges.size(); ++i) {
       if (consumed[i]) continue;
-      const auto& ex = exchanges[i];
+      auto& ex = exchanges[i];
       if (!ex.expect.operation.empty() && ex.expect.operation != req.operation) continue;
       consumed[i] = true;
       req.exchange = ex.label.empty() ? "#" + std::to_string(i + 1) : ex.label;
       check(ex.expect, req, who + " for exchange " + label_of(ex, i), failures);
-      if (ex.respond_with) use_responder = ex.respond_with;
-      else answer = ex.respond;
+      // Each exchange answers once: its response can be moved out (no copy
+      // of a large body under the lock).
+      if (ex.respond_with) use_responder = std::move(ex.respond_with);
+      else answer = std::move(ex.respond);
       answered = true;
       break;
     }
-    if (!answered) {
+    // Responders: one for this operation first, then a catch-all; the
+    // latest registration wins within each kind.
+    for (int pass = 0; pass < 2 && !answered; ++pass) {
       for (auto it = responders.rbegin(); it != responders.rend(); ++it) {
-        if (!it->first.empty() && it->first != req.operation) continue;
+        if (pass == 0 ? it->first != req.operation || req.operation.empty() : !it->first.empty()) continue;
         use_responder = it->second;
         answered = true;
         break;
@@ -374,7 +378,7 @@ struct replay_server::impl {
     if (c.after.count() > 0) {
       const auto deadline = steady::now() + c.after;
       for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now());
         if (left.count() <= 0) break;
         const auto r = io.wait(left);
         if (r == wait_result::stopped || r == wait_result::hangup) return false;
@@ -427,7 +431,7 @@ struct replay_server::impl {
       case ending::hold: {
         const auto deadline = steady::now() + r.hold_for;
         for (;;) {
-          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+          const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now());
           if (left.count() <= 0) break;
           const auto res = io.wait(left);
           if (res == wait_result::stopped || res == wait_result::hangup) break;
@@ -465,8 +469,10 @@ struct replay_server::impl {
     else head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
     head += "\r\n";
     if (!streaming) {
-      if (!head_only) head += r.body;
+      // Small bodies go out with the head in one write.
+      if (!head_only && r.body.size() <= 64 * 1024) head += r.body;
       if (!w.write(head)) return cut_or_gone();
+      if (!head_only && r.body.size() > 64 * 1024 && !w.write(r.body)) return cut_or_gone();
       mark_done(operation);
       return finish(io, r);
     }

@@ -74,7 +74,8 @@ class replay_server {
   /// Appends a scripted exchange (usable while serving).
   void add(exchange e);
   /// Answers every request of `operation` ("" = any) that no scripted
-  /// exchange is left for. Later registrations take precedence.
+  /// exchange is left for. A responder for the request's operation comes
+  /// before a catch-all one; the latest registration wins within each.
   void on(std::string operation, responder r);
   /// Any request of this operation is a failure.
   void forbid(std::string operation);
