@@ -156,24 +156,12 @@ BOOST_AUTO_TEST_CASE(invalid_options_are_refused) {
 // deliveries), keep-alives and Closed while the server keeps the socket open;
 // we reopen at once with the same id, and stop cleanly with an Unsubscribe.
 BOOST_AUTO_TEST_CASE(gromox_normal_flow_and_renewal_on_closed) {
-  rt::scenario s;
-  s.forbidden_operations = {"SyncFolderItems"};
-  auto sub = exchange_of("Subscribe", rt::soap_response(read_file(gromox_dir + "subscribe.response.xml")));
-  sub.expect.header_absent = {"X-AnchorMailbox", "Cookie"};
-  sub.expect.body_excludes = {"ExchangeImpersonation"};
-  s.exchanges.push_back(sub);
-  std::vector<rt::chunk> chunks;
+  const std::string dir = scenarios + "streaming-gromox-renewal/";
+  auto loaded = rt::load_scenario(dir);
+  BOOST_REQUIRE_MESSAGE(loaded.has_value(), (loaded ? "" : loaded.error().message));
   std::string all;
-  for (int i = 1; i <= 5; ++i) {
-    all += read_file(gromox_dir + "stream.chunk-0" + std::to_string(i) + ".xml");
-    chunks.push_back(chunk_of(read_file(gromox_dir + "stream.chunk-0" + std::to_string(i) + ".xml")));
-  }
-  s.exchanges.push_back(exchange_of("GetStreamingEvents", held_stream(chunks), {gromox_id}));
-  // The renewal: same id, while the first socket is still held by the server.
-  s.exchanges.push_back(exchange_of("GetStreamingEvents", held_stream({chunks[0]}), {gromox_id}));
-  s.exchanges.push_back(exchange_of("Unsubscribe", rt::soap_response(read_file(gromox_dir + "unsubscribe.response.xml")),
-                                    {gromox_id}));
-  rt::replay_server server(s);
+  for (int i = 1; i <= 5; ++i) all += read_file(dir + "stream.chunk-0" + std::to_string(i) + ".xml");
+  rt::replay_server server(*loaded);
 
   auto clock = std::make_shared<ews::manual_clock>();
   ews::listener l(options_for(server, clock));
@@ -207,7 +195,7 @@ BOOST_AUTO_TEST_CASE(gromox_normal_flow_and_renewal_on_closed) {
   BOOST_TEST(c.streaming.events_of(soap::event_type::new_mail) == 2u);
   BOOST_TEST(c.delivered == 6u);
   // Everything up to the first Closed was read; what follows it is ignored.
-  BOOST_TEST(c.streaming.bytes >= all.size() - read_file(gromox_dir + "stream.chunk-05.xml").size());
+  BOOST_TEST(c.streaming.bytes >= all.size() - read_file(dir + "stream.chunk-05.xml").size());
 
   const auto t0 = std::chrono::steady_clock::now();
   l.stop();

@@ -344,6 +344,11 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       if (stopping || failed || gen != g.generation) {
         stale = std::move(*s);
       } else {
+        // Never destroy a stream under the lock (that waits for its callbacks).
+        if (g.current) {
+          graveyard.push_back(std::move(g.current));
+          post_locked([this] { bury(); });
+        }
         g.current = std::move(*s);
         arm_watchdog(g, gen);
       }

@@ -87,7 +87,7 @@ struct subscription_manager_options {
   std::size_t max_subscriptions_per_connection = 200;
   backoff_options backoff;
   /// The deadline of the best-effort Unsubscribe calls in stop().
-  std::chrono::milliseconds unsubscribe_timeout = std::chrono::milliseconds(1200);
+  std::chrono::milliseconds unsubscribe_timeout = std::chrono::milliseconds(1000);
   /// RequestServerVersion of every request.
   std::string server_version = "Exchange2013_SP1";
   splitter_options splitter;
