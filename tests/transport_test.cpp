@@ -690,3 +690,63 @@ BOOST_AUTO_TEST_CASE(no_leaked_threads_or_sockets_after_500_open_cancel_cycles) 
   BOOST_TEST(threads_after <= threads_before + 2);
   BOOST_TEST(server.connections_accepted() == 505u);
 }
+
+namespace {
+
+std::size_t resident_kb() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long pages_total = 0, pages_resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &pages_total, &pages_resident);
+  std::fclose(f);
+  return n == 2 ? pages_resident * 4 : 0;
+}
+
+// Opens `n` hanging streams at once, checks each one delivers, and reports
+// the resident memory they cost (client and in-process server together, so
+// an upper bound for the client side).
+void many_streams(const std::string& name, std::size_t n, rt::server_options server_options,
+                  soap::http_transport_options transport_options) {
+  server_options.max_connections = n + 8;
+  rt::replay_server server({}, server_options);
+  server.on("", [](const rt::received_request&) {
+    return rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold);
+  });
+  auto http = soap::make_http_transport(transport_options);
+  {  // warm up pools and the first TLS context
+    auto obs = std::make_shared<recorder>();
+    auto s = http->open_stream(post(server.url()), obs);
+    BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+  }
+  const std::size_t before = resident_kb();
+  std::vector<std::shared_ptr<recorder>> observers;
+  std::vector<std::unique_ptr<soap::stream>> streams;
+  for (std::size_t i = 0; i < n; ++i) {
+    observers.push_back(std::make_shared<recorder>());
+    streams.push_back(http->open_stream(post(server.url()), observers.back()));
+  }
+  for (auto& obs : observers) BOOST_REQUIRE(obs->wait_data_contains(envelope(1), 20s));
+  const std::size_t after = resident_kb();
+  BOOST_TEST_MESSAGE(name << ": " << n << " simultaneous streams, resident +" << (after - before) << " KB, about "
+                          << (after - before) / n << " KB per stream (client and server together)");
+  const auto t0 = steady::now();
+  streams.clear();  // cancels and waits for each
+  BOOST_TEST_MESSAGE(name << ": closing " << n << " streams took " << ms(steady::now() - t0) << " ms");
+  for (auto& obs : observers) BOOST_TEST(kind_of(obs->error()) == errc::cancelled);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(many_simultaneous_plain_streams) {
+  many_streams("plain", 200, {}, {});
+}
+
+BOOST_AUTO_TEST_CASE(many_simultaneous_tls_streams) {
+  ews::test::test_certificates pki;
+  rt::server_options tls;
+  tls.tls_cert_file = pki.server_cert_file();
+  tls.tls_key_file = pki.server_key_file();
+  soap::http_transport_options with_ca;
+  with_ca.ca_file = pki.ca_file();
+  many_streams("tls", 100, tls, with_ca);
+}

@@ -9,6 +9,7 @@
 #include "http/url.hpp"
 
 #include <boost/asio/ssl.hpp>
+#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
 #include <condition_variable>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <strings.h>
 #include <tuple>
+#include <vector>
 
 namespace ews::soap {
 namespace {
@@ -203,7 +205,14 @@ class cpprest_transport final : public transport {
       http::http_request req(utility::conversions::to_string_t(request.method));
       req.set_request_uri(web::uri(utility::conversions::to_string_t(url.target)));
       std::string content_type = find_header(request.headers, "Content-Type").value_or("text/xml; charset=utf-8");
-      if (!request.body.empty() || request.method == "POST") req.set_body(request.body, content_type);
+      if (!request.body.empty() || request.method == "POST") {
+        // A byte container: cpprestsdk's std::string body buffer is reached
+        // through a basic_streambuf<uint8_t> it is not (UBSan: vptr).
+        std::vector<unsigned char> bytes(request.body.begin(), request.body.end());
+        const auto length = bytes.size();
+        req.set_body(Concurrency::streams::bytestream::open_istream(std::move(bytes)), length,
+                     utility::conversions::to_string_t(content_type));
+      }
       for (const auto& h : request.headers) {
         if (engine_owned_header(h.name)) continue;
         if (h.name.find_first_of("\r\n:") != std::string::npos || h.value.find_first_of("\r\n") != std::string::npos) {

@@ -79,7 +79,9 @@ class stream {
   virtual ~stream() = default;
   /// Closes the socket at once; on_end(errc::cancelled) follows.
   virtual void cancel() = 0;
-  /// Continues after on_data returned false.
+  /// Continues after on_data returned false. (The cpprestsdk engine keeps
+  /// receiving into its buffer while paused; pausing holds back deliveries,
+  /// not the socket.)
   virtual void resume() = 0;
 };
 
@@ -109,12 +111,21 @@ struct http_transport_options {
   bool allow_insecure_http = false;
   /// Largest body send() accepts (errc::response_too_large beyond it).
   std::size_t max_response_bytes = 64 * 1024 * 1024;
+  /// Reserved for engines that can time connecting separately. The
+  /// cpprestsdk engine cannot: there, connecting is bounded by the request's
+  /// inactivity_timeout (and send() by the context's deadline).
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
   logger log;
 };
 
 /// The production transport (cpprestsdk; TLS 1.2+, certificates verified
-/// against one shared store, redirects never followed).
+/// against one shared store, redirects never followed, wire traces at
+/// log_level::trace with secrets redacted). Throws ews::error
+/// (errc::tls_failure) when `ca_file` cannot be loaded: a wrong path must
+/// not silently fall back to the system store.
+///
+/// Destroy every stream before the transport's owner exits; streams keep
+/// their connection pool alive on their own, so the order is not a crash.
 std::unique_ptr<transport> make_http_transport(http_transport_options options = {});
 
 }  // namespace ews::soap
