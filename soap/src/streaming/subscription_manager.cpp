@@ -681,16 +681,12 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     const auto& code = msg.status.code;
     error_info e = msg.status.to_error();
     e.message = "GetStreamingEvents: " + e.message;
-    if (is_subscription_lost(code)) {
+    // Missed events: the server dropped some; Microsoft's guidance is to
+    // reconcile and create a new subscription, as for a lost one.
+    if (is_subscription_lost(code) || code == response_code::ErrorMissedNotificationEvents) {
       lose_subscriptions(g, msg.error_subscription_ids, msg.status.code_text, f);
       f.reopen = reconnect_cause::subscription_error;
       f.delay = 0ms;
-      log(log_level::warning, e.message);
-      return;
-    }
-    if (code == response_code::ErrorMissedNotificationEvents) {
-      for (auto& s : g.subs)
-        if (!s.id.empty() && applies(msg.error_subscription_ids, s.id)) gaps_for(s, msg.status.code_text, f);
       log(log_level::warning, e.message);
       return;
     }

@@ -9,6 +9,37 @@
 /// a `streaming_event_sink`, gaps and errors to two callbacks. All of them are
 /// called from the manager's own threads (stream readers, a control worker)
 /// and must return quickly without blocking.
+///
+/// What happens when:
+///  - targets are sorted by address and cut into groups of at most
+///    max_subscriptions_per_connection; the first address of a group is its
+///    anchor (X-AnchorMailbox on every request of the group,
+///    X-PreferServerAffinity on Subscribe); the X-BackEndOverrideCookie the
+///    server sets is sent back as a Cookie on every later request of the group.
+///    A target with a mailbox is subscribed impersonating it (ExchangeImpersonation
+///    SmtpAddress); GetStreamingEvents and Unsubscribe impersonate the anchor / the
+///    target.
+///  - ConnectionStatus Closed: reopened at once with the same ids; the old
+///    socket is closed by us.
+///  - the body ends, is reset or is torn mid-envelope: the partial envelope
+///    is dropped; reopened after a capped exponential back-off with jitter
+///    (the back-off restarts once a stream delivered a readable envelope).
+///  - no byte for heartbeat_timeout: the stream is cancelled and reopened.
+///  - ErrorSubscriptionNotFound, ErrorInvalidSubscription,
+///    ErrorExpiredSubscription, ErrorInvalidWatermark,
+///    ErrorMissedNotificationEvents for some ids (ErrorSubscriptionIds) or all:
+///    a gap per (mailbox, folder) of those subscriptions (since = the last
+///    event or keep-alive seen for it), Subscribe again for exactly those,
+///    reopen. The same id string coming back later is never trusted: only the
+///    ids of the latest Subscribe are used.
+///  - ErrorServerBusy (fault or message), HTTP 429/503: wait the larger of the
+///    back-off and BackOffMilliseconds / Retry-After. ErrorExceededConnectionCount:
+///    reported and backed off.
+///  - HTTP 401 on a stream: the credential provider is asked to refresh once;
+///    a second 401 is fatal (on_error with fatal = true; nothing is retried).
+///  - an unreadable envelope: reported with a gap for the connection's
+///    subscriptions, the stream reads on; bytes that cannot be framed: reported,
+///    reopened.
 
 #include <ews/clock.hpp>
 #include <ews/error.hpp>
