@@ -6,10 +6,15 @@
 /// dedupe window drops what the stream already delivered and fetches the rest
 /// with the same outcomes.
 ///
-///     ews::reconciler rec({service, store, clock, log, "Exchange2013_SP1",
-///                          {ews::event_type::new_mail},
-///                          [&](ews::mailbox_event&& e) { return fetcher.offer(std::move(e)); }});
-///     listener_options.on_gap = [&](const ews::gap& g) { rec.reconcile(g, ctx); };  // off the stream thread
+///     ews::reconcile_options o;
+///     o.service = service;
+///     o.store = store;                       // the same store as the listener's
+///     o.events = {ews::event_type::new_mail};  // what the listener watches
+///     o.sink = [&](ews::mailbox_event&& e) { return fetcher.offer(std::move(e)); };
+///     o.drain = [&] { return fetcher.drain(std::chrono::minutes(1)); };
+///     ews::reconciler rec(std::move(o));
+///     // on a gap, from a thread of the application's (not the stream's):
+///     rec.reconcile(gap, ctx);
 ///
 /// The sync state of each folder is kept in the checkpoint store, so a later
 /// gap only walks the changes since the previous pass. The first pass over a
@@ -50,6 +55,9 @@ struct reconcile_options {
   std::vector<event_type> events{event_type::new_mail};
   /// Where found changes go (required); see sync_poller_options::sink.
   std::function<bool(mailbox_event&&)> sink;
+  /// Optional; see sync_poller_options::sink_drain (e.g. a bounded
+  /// `item_fetcher::drain`).
+  std::function<bool()> drain;
   /// Tolerance for clock skew between us and the server when filtering by
   /// DateTimeReceived; items that early are handed on and deduplicated.
   std::chrono::seconds slack = std::chrono::minutes(5);

@@ -136,6 +136,11 @@ struct sync_poller_options {
   std::vector<event_type> sink_events{event_type::created, event_type::modified};
   std::chrono::milliseconds sink_retry = std::chrono::milliseconds(50);
   std::chrono::milliseconds sink_timeout = std::chrono::seconds(60);
+  /// Optional: called after a page's events were offered and before its
+  /// SyncState is saved, so that a crash cannot lose events the sink accepted
+  /// but had not finished (wire it to `item_fetcher::drain`). Returning false
+  /// fails the run with errc::timeout and leaves the page unsaved.
+  std::function<bool()> sink_drain;
 
   /// Things worth an operator's attention that do not stop a run (the sync
   /// state was reset), and in run() the error of each failed run. Called on

@@ -44,6 +44,7 @@ sync_run_result reconciler::reconcile(const gap& g, const context& ctx) {
   p.max_changes_returned = o.max_changes_returned;
   p.retry = o.retry;
   p.sink = o.sink;
+  p.sink_drain = o.drain;
   p.sink_events = o.events;
   p.on_error = o.on_error;
   if (g.since.time_since_epoch().count() > 0) p.created_since = g.since - o.slack;

@@ -245,7 +245,7 @@ struct sync_poller::impl {
         } else {
           if (options.on_change) call_handler(change);
           if (options.sink) {
-            if (auto type = sink_type(change.kind)) offer(change, *type, ctx);
+            if (auto type = sink_type(change.kind)) call_sink(change, *type, ctx);
           }
           ++stats.delivered;
         }
@@ -259,6 +259,18 @@ struct sync_poller::impl {
         log(log_level::warning, "could not save the dedupe window: " + std::string(e.what()));
       }
       throw;
+    }
+  }
+
+  void call_sink(const sync_change& change, event_type type, const context& ctx) {
+    try {
+      offer(change, type, ctx);
+    } catch (const ews::error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ews::error(make_error(errc::handler_failed, std::string("the event sink threw: ") + e.what()));
+    } catch (...) {
+      throw ews::error(make_error(errc::handler_failed, "the event sink threw a non-standard exception"));
     }
   }
 
@@ -305,6 +317,13 @@ struct sync_poller::impl {
                                     "SyncFolderItems page says more changes follow but made no progress"));
       }
       deliver(page.changes, ctx, stats);
+      if (options.sink && options.sink_drain && !page.changes.empty() && !options.sink_drain()) {
+        // Not saved: after a crash the page comes again. In this process the
+        // window still holds the offered changes, which the sink still has.
+        throw ews::error(make_error(errc::timeout,
+                                    "the event sink did not finish the page's events; its SyncState is not saved",
+                                    true));
+      }
       save_window();
       if (!page.sync_state.empty() && page.sync_state != state) {
         options.store->save_sync_state(key, page.sync_state).value();
