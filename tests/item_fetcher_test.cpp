@@ -610,6 +610,7 @@ BOOST_AUTO_TEST_CASE(transport_failures_end_as_failed_after_bounded_retries) {
   BOOST_TEST(rig.http->request_count() == 4u);  // 1 + 3 retries
   // Reported once per batch, from the worker (it may trail the outcomes).
   BOOST_TEST(eventually([&] { return rig.errors.count(errc::connection_reset) == 1u; }));
+  BOOST_TEST(rig.fetcher->drain(5s));
   const auto c = rig.fetcher->counters();
   BOOST_TEST(c.failed == 5u);
   BOOST_TEST(c.in_progress == 0u);
