@@ -397,6 +397,61 @@ BOOST_AUTO_TEST_CASE(polling_loop_runs_every_interval_until_cancelled) {
   r.verify();
 }
 
+BOOST_AUTO_TEST_CASE(polling_loop_reports_a_failed_run_and_carries_on) {
+  replay r("");
+  // ErrorAccessDenied (retrying cannot help), then gromox's real page.
+  std::string denied = read_file(scenarios + "sync-invalid-state/01-invalid-sync-state.response.xml");
+  denied.replace(denied.find("ErrorInvalidSyncStateData"), 25, "ErrorAccessDenied");
+  ews::testing::exchange refused;
+  refused.expect.operation = "SyncFolderItems";
+  refused.respond = ews::testing::soap_response(denied);
+  r.server.add(refused);
+  ews::testing::exchange served;
+  served.expect.operation = "SyncFolderItems";
+  served.expect.body_excludes = {"SyncState"};
+  served.respond = ews::testing::soap_response(read_file(scenarios + "sync-invalid-state/02-initial.response.xml"));
+  r.server.add(served);
+
+  auto clock = std::make_shared<ews::manual_clock>();
+  std::mutex mutex;
+  std::vector<std::string> ids;
+  std::vector<ews::error_info> reports;
+  ews::sync_poller_options o;
+  o.service = r.service;
+  o.time = clock;
+  o.interval = 5s;
+  o.on_change = [&](const ews::sync_event& e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ids.push_back(e.change.id.id);
+  };
+  o.on_error = [&](const ews::error_info& e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    reports.push_back(e);
+  };
+  ews::sync_poller poller(std::move(o));
+  ews::context ctx;
+  auto loop = std::async(std::launch::async, [&] { poller.run(ctx); });
+
+  const auto wait = await_timer(*clock);
+  BOOST_TEST_REQUIRE(wait.has_value());
+  BOOST_TEST((*wait == ews::clock::duration(5s)));  // the interval, no retry storm
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    BOOST_TEST_REQUIRE(reports.size() == 1u);
+    BOOST_TEST(reports[0].code_name() == "ErrorAccessDenied");
+    BOOST_TEST(ids.empty());
+  }
+  clock->advance(*wait);
+  BOOST_TEST_REQUIRE(r.server.wait_for_responses("SyncFolderItems", 2, 10s));
+  BOOST_TEST_REQUIRE(await_timer(*clock).has_value());
+  ctx.cancel();
+  BOOST_TEST_REQUIRE((loop.wait_for(10s) == std::future_status::ready));
+  loop.get();
+  BOOST_TEST(ids == std::vector<std::string>{gromox_item_05});
+  BOOST_TEST(reports.size() == 1u);
+  r.verify();
+}
+
 BOOST_AUTO_TEST_CASE(a_page_that_makes_no_progress_is_an_error_not_a_loop) {
   replay r("");
   const std::string page = read_file(scenarios + "sync-three-pages/01-page.response.xml");
