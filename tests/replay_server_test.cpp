@@ -13,9 +13,13 @@
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -1194,6 +1198,104 @@ BOOST_AUTO_TEST_CASE(recorded_then_replayed_gives_the_same_bytes) {
   BOOST_TEST(replayed == direct);
   BOOST_TEST(direct[1] == "200 <Envelope>one</Envelope><Envelope>two</Envelope><Envelope>Closed</Envelope>");
   BOOST_TEST(direct[3].rfind("500 ", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- ews-replay
+
+extern char** environ;
+
+namespace {
+
+// Runs ews-replay with stdout on a pipe; the process is always reaped.
+class replay_process {
+ public:
+  explicit replay_process(std::vector<std::string> args) {
+    int out[2];
+    BOOST_REQUIRE(::pipe(out) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addclose(&fa, out[0]);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    args.insert(args.begin(), EWS_REPLAY_BIN);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = posix_spawn(&pid_, EWS_REPLAY_BIN, &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out[1]);
+    out_ = out[0];
+    BOOST_REQUIRE(rc == 0);
+  }
+  ~replay_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(out_);
+  }
+  // The first stdout line (bounded wait).
+  std::string line(std::chrono::milliseconds timeout = wait_limit) {
+    std::string s;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (s.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[256];
+      const auto n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) break;
+      s.append(buf, static_cast<std::size_t>(n));
+    }
+    return s.substr(0, s.find('\n'));
+  }
+  // Sends `sig` and returns the exit status (-1 if it did not exit in time).
+  int stop(int sig) {
+    ::kill(pid_, sig);
+    return wait();
+  }
+  int wait() {
+    int status = 0;
+    for (int i = 0; i < 100; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      ::poll(nullptr, 0, 50);
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(command)
+
+BOOST_AUTO_TEST_CASE(serve_prints_the_url_and_stops_on_sigterm) {
+  replay_process p({"serve", (scenarios_dir / "exchange2016-stream").string()});
+  const auto url = p.line();
+  BOOST_TEST_REQUIRE(url.rfind("http://127.0.0.1:", 0) == 0u, url);
+  const auto port = static_cast<std::uint16_t>(std::stoi(url.substr(17)));
+  BOOST_TEST(url.substr(url.find('/', 17)) == "/EWS/Exchange.asmx");
+  client c(port);
+  BOOST_TEST_REQUIRE(c.post(soap("GetStreamingEvents")));
+  auto r = c.read_response();
+  BOOST_TEST(r.chunks.size() == 2u);
+  BOOST_TEST(r.body.find("<m:ConnectionStatus>Closed</m:ConnectionStatus>") != std::string::npos);
+  BOOST_TEST(p.stop(SIGTERM) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
+  BOOST_TEST(replay_process({"serve"}).wait() == 2);
+  BOOST_TEST(replay_process({"record", "--out", "x"}).wait() == 2);
+  BOOST_TEST(replay_process({"serve", "d", "--port", "70000"}).wait() == 2);
+  BOOST_TEST(replay_process({"frobnicate"}).wait() == 2);
+  BOOST_TEST(replay_process({"serve", "/nonexistent-scenario"}).wait() == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
