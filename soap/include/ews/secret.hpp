@@ -19,6 +19,7 @@ class secret {
   /// Takes the value; the caller's string is wiped and left empty.
   explicit secret(std::string&& value);
   explicit secret(std::string_view value);
+  explicit secret(const char* value) : secret(std::string_view(value)) {}
   secret(const secret& other);
   /// Leaves `other` empty, its bytes wiped.
   secret(secret&& other) noexcept;
