@@ -29,6 +29,7 @@ struct service_options {
 
 class service_client {
  public:
+  /// Throws ews::error (errc::invalid_argument) when options.http is null.
   explicit service_client(service_options options);
 
   /// POSTs `envelope` with `extra_headers` (X-AnchorMailbox, Cookie, ...).
