@@ -83,7 +83,9 @@ struct sync_retry_options {
 struct sync_poller_options {
   /// Where SyncFolderItems goes (required).
   std::shared_ptr<soap::service_client> service;
-  /// Sync states and the dedupe window. Null: an in-memory store.
+  /// Sync states and the dedupe window. Null: an in-memory store. Records are
+  /// keyed by (mailbox, folder): one consumer per folder and store (a poller
+  /// and a reconciler on the same folder would take each other's changes).
   std::shared_ptr<checkpoint_store> store;
   /// Time for back-off and interval waits. Null: a steady clock of our own.
   std::shared_ptr<ews::clock> time;

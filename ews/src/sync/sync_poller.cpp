@@ -154,6 +154,15 @@ struct sync_poller::impl {
         failure = page->status.to_error();
       } else {
         failure = std::move(reply).error();
+        if (failure->ews_code == response_code::ErrorInvalidSyncStateData) {
+          // The same verdict as a SOAP fault instead of a response message.
+          soap::sync_folder_items_response rejected;
+          rejected.status.cls = soap::response_class::error;
+          rejected.status.code = response_code::ErrorInvalidSyncStateData;
+          rejected.status.code_text = "ErrorInvalidSyncStateData";
+          rejected.status.message_text = failure->message;
+          return rejected;
+        }
       }
       if (!retryable(*failure) || attempt >= options.retry.max_retries || ctx.done()) {
         if (ctx.done()) throw ews::error(detail::context_error(ctx));
