@@ -111,13 +111,18 @@ struct negotiate_options {
 
 /// Each request starts a handshake (NTLM Type 1, or a Kerberos ticket); the
 /// server's 401 challenge is answered by the retry service_client makes on
-/// the same thread (NTLM Type 3). NTLM is bound to the TCP connection: the
-/// retry must travel on the connection that received the challenge. The
-/// cpprestsdk transport does so only when no other request takes that pooled
-/// connection in between (see the report of issue 8); streams
-/// (GetStreamingEvents) are not supported with NTLM. Throws ews::error
-/// (errc::authentication) when GSSAPI cannot acquire credentials (e.g. the
-/// NTLM mechanism is not installed), naming the mechanism, never the password.
+/// the same thread (NTLM Type 3).
+///
+/// Limitation: NTLM is bound to the TCP connection (IIS accepts the Type 3
+/// only on the connection that got the challenge), and the cpprestsdk
+/// transport does not keep one: measured, the retry travels on another
+/// pooled connection in about half of the handshakes even with a single
+/// thread. Kerberos (scheme::negotiate with a ticket) needs one leg and is
+/// not affected. NTLM against IIS needs a transport that can pin a request
+/// to a connection. Streams (GetStreamingEvents) are not supported with
+/// NTLM. Throws ews::error (errc::authentication) when GSSAPI cannot acquire
+/// credentials (e.g. the NTLM mechanism is not installed), naming the
+/// mechanism, never the password.
 std::shared_ptr<credential_provider> make_negotiate_credentials(negotiate_options options);
 
 /// A token_source for the client-credentials grant, for applications that
