@@ -37,7 +37,7 @@ struct common_options {
   std::string checkpoint_dir;
   std::string ca_file;
   bool allow_insecure_http = false;
-  std::string log_level = "warning";
+  std::string log_level = "off";  ///< library messages; the program's own status lines always show
   bool help = false;
 };
 

@@ -1,0 +1,508 @@
+// ews-listen: watches mailboxes through EWS streaming notifications and
+// prints every new item as one JSON line on stdout (item, gone, gap, error);
+// status goes to stderr. Without --url it replays a recorded mailbox session
+// from a built-in server (the demo). The contract is issue 7; see
+// samples/README.md.
+
+#include "cli_options.hpp"
+#include "demo_scenario.hpp"
+#include "event_lines.hpp"
+#include "program_support.hpp"
+#include "stop_signal.hpp"
+
+#include <ews/checkpoint_store.hpp>
+#include <ews/item_fetcher.hpp>
+#include <ews/listener.hpp>
+#include <ews/reconciler.hpp>
+#include <ews/soap/service_client.hpp>
+#include <ews/testing/replay_server.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace ews::samples;
+using namespace std::chrono_literals;
+using ews::error_info;
+using ews::errc;
+
+// The built-in server of demo mode and what "played out" means for it: every
+// stream's last chunk written, every GetItem answered and its outcome printed.
+struct demo_session {
+  std::size_t streams = 0;
+  std::size_t fetches = 0;
+  ews::testing::replay_server server;  // after the counts: it is built from what they counted
+
+  explicit demo_session(ews::testing::scenario s) : server(count(s)) {}
+
+  ews::testing::scenario count(ews::testing::scenario& s) {
+    for (const auto& e : s.exchanges) {
+      if (e.expect.operation == "GetStreamingEvents") ++streams;
+      if (e.expect.operation == "GetItem") ++fetches;
+    }
+    return std::move(s);
+  }
+
+  bool played_out(std::uint64_t outcomes) const {
+    return server.wait_for_responses("GetStreamingEvents", streams, 0ms) &&
+           server.wait_for_responses("GetItem", fetches, 0ms) && outcomes >= fetches;
+  }
+};
+
+bool subscribe_refusal(const error_info& e) {
+  const std::string& c = e.response_code_text;
+  return c == "ErrorNonExistentMailbox" || c == "ErrorMailboxNotFound" || c == "ErrorImpersonateUserDenied" ||
+         c == "ErrorImpersonationDenied" || c == "ErrorAccessDenied";
+}
+
+class listen_session {
+ public:
+  listen_session(listen_options opts, status_output& status, ews::context stop)
+      : opts_(std::move(opts)), status_(status), stop_(std::move(stop)) {}
+
+  ~listen_session() { shut_down(); }
+
+  /// Runs until --count, --duration, a signal, the demo's end or a fatal
+  /// error. Returns the exit status.
+  int run(demo_session* demo) {
+    demo_ = demo;
+    const auto level = parse_log_level(opts_.common.log_level);
+    log_ = status_.make_logger(level);
+
+    ews::soap::http_transport_options t;
+    t.ca_file = opts_.common.ca_file;
+    t.allow_insecure_http = opts_.common.allow_insecure_http;
+    t.log = log_;
+    try {
+      http_ = ews::soap::make_http_transport(std::move(t));
+    } catch (const ews::error& e) {
+      throw usage_error("--ca-file " + opts_.common.ca_file + " cannot be used: " + e.info().message);
+    }
+    auto credentials = make_credentials(opts_.common.auth, http_);
+
+    ews::soap::service_options so;
+    so.url = opts_.common.url;
+    so.http = http_;
+    so.credentials = credentials;
+    so.log = log_;
+    service_ = std::make_shared<ews::soap::service_client>(std::move(so));
+
+    if (!opts_.common.checkpoint_dir.empty()) {
+      try {
+        store_ = ews::make_file_checkpoint_store(opts_.common.checkpoint_dir);
+      } catch (const ews::error& e) {
+        return fatal_exit(e.info());
+      }
+    }
+
+    start_item_path();
+    if (opts_.reconcile) start_reconcile();
+
+    ews::listener_options lo;
+    lo.url = opts_.common.url;
+    lo.credentials = credentials;
+    lo.http = http_;
+    lo.mailboxes = opts_.common.mailboxes;
+    lo.folders = opts_.common.folders;
+    lo.events.clear();
+    for (const auto& name : opts_.events) lo.events.push_back(*ews::soap::parse_event_type(name));
+    lo.connection_timeout_minutes = opts_.connection_timeout_minutes;
+    lo.heartbeat_timeout = std::chrono::seconds(opts_.heartbeat_timeout_seconds);
+    lo.log = log_;
+    listener_ = std::make_unique<ews::listener>(std::move(lo));
+    listener_->on_notification([this](const ews::mailbox_event& e) { offer(ews::mailbox_event(e)); });
+    listener_->on_gap([this](const ews::gap& g) { on_gap(g); });
+    listener_->on_error([this](const error_info& e) { on_error(e); });
+
+    if (store_ && !report_restart_gaps()) return fatal_exit(*fatal_);
+    listener_->start();
+    wait();
+    shut_down();
+    if (fatal_) return fatal_exit(*fatal_);
+    say_summary();
+    return exit_ok;
+  }
+
+ private:
+  // ---- the item path ---------------------------------------------------------
+  // Notifications -> GetItem (item_fetcher: batches, dedupe by ItemId +
+  // ChangeKey, back-pressure) -> deliver(). When ews::listener gets its own
+  // fetch stage (listener::on_item), this becomes
+  //   listener_->on_item([this](ews::item_outcome&& o) { deliver(std::move(o)); });
+  void start_item_path() {
+    ews::item_fetcher_options fo;
+    fo.service = service_;
+    fo.log = log_;
+    if (opts_.batch_size > 0) fo.batch_size = static_cast<std::size_t>(opts_.batch_size);
+    fo.on_outcome = [this](ews::item_outcome&& o) { deliver(std::move(o)); };
+    fo.on_error = [this](const error_info& e) {
+      if (e.kind() != errc::cancelled) out_.write(error_line(e));
+    };
+    fo.on_ready = [this] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      changed_.notify_all();
+    };
+    fetcher_ = std::make_unique<ews::item_fetcher>(std::move(fo));
+    if (store_) {
+      auto keys = store_->load_dedupe_keys(ews::checkpoint_store::listener_window);
+      if (keys) fetcher_->restore_dedupe(*keys);
+      else status_.say("ignoring the saved dedupe window: " + keys.error().message);
+    }
+  }
+
+  // On the listener's dispatcher thread: waiting here when the fetcher is full
+  // fills the listener's queue, which pauses the streams (nothing is dropped).
+  bool offer(ews::mailbox_event&& e) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      lock.unlock();
+      if (fetcher_->offer(std::move(e))) return true;
+      lock.lock();
+      if (stop_.done() || stopping_) return false;
+      changed_.wait_for(lock, 100ms);
+    }
+  }
+
+  void deliver(ews::item_outcome&& o) {
+    const std::string& label = label_of(o.source.mailbox);
+    switch (o.kind) {
+      case ews::outcome_kind::fetched:
+        out_.write(item_line(label, o));
+        break;
+      case ews::outcome_kind::gone:
+        out_.write(gone_line(label, o));
+        break;
+      case ews::outcome_kind::failed:
+        if (o.error) out_.write(error_line(*o.error));
+        break;
+      case ews::outcome_kind::skipped:
+        return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++outcomes_;
+    dedupe_dirty_ = true;
+    if (o.kind == ews::outcome_kind::fetched) ++items_;
+    if (o.kind == ews::outcome_kind::gone) ++gone_;
+    if (opts_.count && items_ >= static_cast<std::uint64_t>(*opts_.count)) done_ = true;
+    changed_.notify_all();
+  }
+
+  const std::string& label_of(const std::string& mailbox) const {
+    return mailbox.empty() ? own_label_ : mailbox;
+  }
+
+  // ---- gaps and reconcile -------------------------------------------------------
+
+  void on_gap(const ews::gap& g) {
+    out_.write(gap_line(label_of(g.mailbox), g));
+    status_.say("events may have been missed in " + label_of(g.mailbox) + " " + g.folder_id + " since " +
+                ews::to_iso8601(g.since) + " (" + g.reason + ")" +
+                (opts_.reconcile ? "; reconciling with SyncFolderItems" : "; --reconcile would fetch them"));
+    if (!opts_.reconcile) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    gaps_.push_back(g);
+    changed_.notify_all();
+  }
+
+  void start_reconcile() {
+    ews::reconcile_options ro;
+    ro.service = service_;
+    ro.store = store_;
+    ro.log = log_;
+    for (const auto& name : opts_.events) ro.events.push_back(*ews::soap::parse_event_type(name));
+    // Found items go through the same fetcher, whose dedupe window drops
+    // what the stream already delivered.
+    ro.sink = [this](ews::mailbox_event&& e) { return fetcher_->offer(std::move(e)); };
+    ro.drain = [this] { return fetcher_->drain(std::chrono::minutes(1)); };
+    ro.on_error = [this](const error_info& e) { out_.write(error_line(e)); };
+    reconciler_ = std::make_unique<ews::reconciler>(std::move(ro));
+    reconcile_thread_ = std::thread([this] { reconcile_loop(); });
+  }
+
+  void reconcile_loop() {
+    for (;;) {
+      ews::gap g;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return stopping_ || !gaps_.empty(); });
+        if (stopping_) return;
+        g = std::move(gaps_.front());
+        gaps_.pop_front();
+      }
+      try {
+        const auto r = reconciler_->reconcile(g, reconcile_stop_);
+        status_.say("reconciled " + label_of(g.mailbox) + " " + g.folder_id + ": " + std::to_string(r.delivered) +
+                    " change(s) handed to the fetcher, " + std::to_string(r.duplicates) + " already seen");
+      } catch (const ews::error& e) {
+        if (e.info().kind() != errc::cancelled) out_.write(error_line(e.info()));
+      }
+    }
+  }
+
+  // After a restart: a gap from each folder's last saved time to now.
+  bool report_restart_gaps() {
+    auto times = store_->list_last_event_times();
+    if (!times) {
+      fatal_ = times.error();
+      return false;
+    }
+    std::vector<std::string> mailboxes = opts_.common.mailboxes;
+    if (mailboxes.empty()) mailboxes.push_back("");
+    for (const auto& ft : *times) {
+      const bool watched =
+          std::find(mailboxes.begin(), mailboxes.end(), ft.folder.mailbox) != mailboxes.end() &&
+          std::find(opts_.common.folders.begin(), opts_.common.folders.end(), ft.folder.folder_id) !=
+              opts_.common.folders.end();
+      if (watched) on_gap(ews::gap{ft.folder.mailbox, ft.folder.folder_id, ft.last_event, "Restart"});
+    }
+    return true;
+  }
+
+  // While streams are up, nothing before now can have been missed: record it,
+  // so a restart reports a gap covering only the downtime.
+  void save_checkpoint(bool streaming) {
+    if (!store_) return;
+    bool dirty = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::swap(dirty, dedupe_dirty_);
+    }
+    if (dirty) {
+      auto s = store_->save_dedupe_keys(ews::checkpoint_store::listener_window, fetcher_->dedupe_snapshot());
+      if (!s) out_.write(error_line(s.error()));
+    }
+    if (!streaming) return;
+    std::vector<std::string> mailboxes = opts_.common.mailboxes;
+    if (mailboxes.empty()) mailboxes.push_back("");
+    const auto now = std::chrono::system_clock::now();
+    for (const auto& m : mailboxes)
+      for (const auto& f : opts_.common.folders) {
+        auto s = store_->save_last_event_time({m, f}, now);
+        if (!s) out_.write(error_line(s.error()));
+      }
+  }
+
+  // ---- errors ----------------------------------------------------------------------
+
+  void on_error(const error_info& e) {
+    out_.write(error_line(e));
+    const auto c = listener_->counters().streaming;
+    const auto kind = e.kind();
+    // Before the first subscription succeeds every failure is a setup
+    // problem (wrong URL, refused credentials, TLS): retrying it forever would
+    // leave a newcomer staring at a silent program. Later, the listener
+    // reconnects by itself; only what retrying cannot fix ends the program.
+    const bool fatal = listener_->failed() || kind == errc::authentication || kind == errc::redirect ||
+                       kind == errc::tls_failure || kind == errc::insecure_url || subscribe_refusal(e) ||
+                       (c.subscribes == 0 && kind != errc::throttled);
+    if (!fatal) {
+      status_.say(e.message);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!fatal_) fatal_ = e;
+    changed_.notify_all();
+  }
+
+  int fatal_exit(const error_info& e) {
+    status_.say("error: " + explain_fatal(e, opts_.common.url));
+    return exit_fatal;
+  }
+
+  // ---- main loop ---------------------------------------------------------------------
+
+  void wait() {
+    auto wake = stop_.on_cancel([this] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      changed_.notify_all();
+    });
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> end;
+    if (opts_.duration_seconds) end = start + std::chrono::seconds(*opts_.duration_seconds);
+    auto last_save = start;
+    ews::listener_counters seen;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait_for(lock, 200ms, [&] { return done_ || fatal_ || stop_.done(); });
+        if (done_ || fatal_ || stop_.done()) break;
+      }
+      if (listener_->failed()) break;  // its error reaches on_error, which sets fatal_
+      const auto now = std::chrono::steady_clock::now();
+      if (end && now >= *end) {
+        status_.say("--duration reached");
+        break;
+      }
+      const auto c = listener_->counters();
+      report_progress(seen, c);
+      seen = c;
+      if (now - last_save >= 2s) {
+        save_checkpoint(c.streaming.connections > 0);
+        last_save = now;
+      }
+      if (demo_) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (demo_->played_out(outcomes_)) {
+          status_.say("demo: the recorded session is played out");
+          break;
+        }
+      }
+    }
+    if (stop_.cancelled() && !fatal_ && !done_) status_.say("stopping");
+  }
+
+  void report_progress(const ews::listener_counters& before, const ews::listener_counters& now) {
+    using cause = ews::soap::reconnect_cause;
+    // Said once connected, so that a setup error stays the only line.
+    if (before.streaming.connections == 0 && now.streaming.connections > 0) say_watching();
+    const auto closed = now.streaming.reconnects_for(cause::closed) - before.streaming.reconnects_for(cause::closed);
+    if (closed > 0)
+      status_.say("the server closed the stream (ConnectionStatus Closed); renewed it with the same subscription");
+    const auto other = now.streaming.total_reconnects() - before.streaming.total_reconnects() - closed;
+    if (other > 0) status_.say("a stream was lost and is being reopened (details with --log-level info)");
+  }
+
+  void say_watching() {
+    std::string events;
+    for (const auto& e : opts_.events) events += (events.empty() ? "" : ",") + e;
+    std::string folders;
+    for (const auto& f : opts_.common.folders) folders += (folders.empty() ? "" : ",") + f;
+    std::string who = own_label_;
+    if (!opts_.common.mailboxes.empty()) {
+      who = std::to_string(opts_.common.mailboxes.size()) + " mailbox(es)";
+      if (opts_.common.mailboxes.size() == 1) who = opts_.common.mailboxes.front();
+    }
+    status_.say("connected to " + opts_.common.url + "; watching " + who + " " + folders + " for " + events +
+                " (Ctrl-C stops)");
+  }
+
+  void say_summary() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status_.say("stopped after " + std::to_string(items_) + " item(s), " + std::to_string(gone_) + " gone");
+  }
+
+  void shut_down() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      changed_.notify_all();
+    }
+    // The listener first: it unsubscribes (bounded by 1 s) and stops handing
+    // over notifications; then what the fetcher holds gets a short grace.
+    if (listener_) listener_->stop();
+    if (reconcile_thread_.joinable()) {
+      reconcile_stop_.cancel();
+      reconcile_thread_.join();
+    }
+    if (fetcher_) {
+      if (!stop_.cancelled()) fetcher_->drain(500ms);
+      fetcher_->stop();
+    }
+    save_checkpoint(false);
+  }
+
+ public:
+  void set_own_label(std::string label) { own_label_ = std::move(label); }
+
+ private:
+  listen_options opts_;
+  status_output& status_;
+  ews::context stop_;
+  // A child of stop_: ends a reconcile pass at shutdown without marking the
+  // whole program as stopped by a signal.
+  ews::context reconcile_stop_ = stop_.with_timeout(std::chrono::hours(24 * 365 * 10));
+  line_output out_;
+  ews::logger log_;
+  std::string own_label_;
+  demo_session* demo_ = nullptr;
+
+  std::shared_ptr<ews::soap::transport> http_;
+  std::shared_ptr<ews::soap::service_client> service_;
+  std::shared_ptr<ews::checkpoint_store> store_;
+  std::unique_ptr<ews::item_fetcher> fetcher_;
+  std::unique_ptr<ews::reconciler> reconciler_;
+  std::unique_ptr<ews::listener> listener_;
+  std::thread reconcile_thread_;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<ews::gap> gaps_;
+  std::optional<error_info> fatal_;
+  bool done_ = false;
+  bool stopping_ = false;
+  bool shut_down_ = false;
+  bool dedupe_dirty_ = false;
+  std::uint64_t outcomes_ = 0;
+  std::uint64_t items_ = 0;
+  std::uint64_t gone_ = 0;
+};
+
+int run(int argc, char** argv) {
+  status_output status("ews-listen");
+  listen_options opts;
+  try {
+    opts = parse_listen_args(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const usage_error& e) {
+    status.say(std::string(e.what()) + " (ews-listen --help shows the options)");
+    return exit_usage;
+  }
+  if (opts.common.help) {
+    std::fputs(listen_usage, stderr);
+    return exit_ok;
+  }
+
+  // Before any thread starts: every thread inherits the blocked signals.
+  ews::context stop;
+  stop_signal signals([&](const char* name) {
+    status.say(std::string(name) + " received");
+    stop.cancel();
+  });
+
+  std::unique_ptr<demo_session> demo;
+  std::string own_label = opts.common.auth.user;
+  std::string url = opts.common.url;
+  try {
+    if (opts.common.url.empty()) {
+      demo = std::make_unique<demo_session>(demo::load());
+      opts.common.url = url = demo->server.url();
+      own_label = demo::mailbox;
+      status.say("demo: no --url given, so a built-in server replays a recorded mailbox session of " +
+                 demo::mailbox + " (about ten seconds)");
+    } else {
+      check_url(opts.common.url, opts.common.allow_insecure_http);
+    }
+    listen_session session(std::move(opts), status, stop);
+    session.set_own_label(own_label);
+    return session.run(demo.get());
+  } catch (const usage_error& e) {
+    status.say(std::string(e.what()) + " (ews-listen --help shows the options)");
+    return exit_usage;
+  } catch (const ews::error& e) {
+    status.say("error: " + explain_fatal(e.info(), url));
+    return exit_fatal;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ews-listen: error: %s\n", e.what());
+    return exit_fatal;
+  }
+}
