@@ -190,8 +190,9 @@ class parser {
         c.data = std::move(*f);
         have_data = true;
       } else if (word.rfind("text=", 0) == 0) {
-        // The rest of the line, spaces included (re-join what take_word split).
-        const auto start = word.data() - 0;
+        // The rest of the line, spaces included: re-join what take_word split
+        // (both views point into the same line).
+        const auto* start = word.data();
         const std::string_view all(start, static_cast<std::size_t>(rest.data() + rest.size() - start));
         auto t = unescape(all.substr(5));
         if (!t) return std::move(t).error();
