@@ -635,4 +635,33 @@ BOOST_AUTO_TEST_CASE(run_returns_when_the_context_is_cancelled) {
   BOOST_TEST(server.count("Unsubscribe") == 1u);
 }
 
+// Start and destroy, repeatedly, mid-stream: every socket is closed (the
+// server sees no connection left) and every thread joined (the test ends).
+BOOST_AUTO_TEST_CASE(destruction_leaves_no_socket_open) {
+  rt::scenario s;
+  s.forbidden_operations = {"SyncFolderItems"};
+  rt::replay_server server(s);
+  std::atomic<int> next{0};
+  server.on("Subscribe", [&](const rt::received_request&) {
+    return rt::soap_response(wire_subscribe("S" + std::to_string(++next)));
+  });
+  server.on("GetStreamingEvents", [&](const rt::received_request&) {
+    return held_stream({chunk_of(ews::test::wire::keep_alive())});
+  });
+  server.on("Unsubscribe", [](const rt::received_request&) {
+    return rt::soap_response(ews::test::wire::unsubscribe_response());
+  });
+  auto clock = std::make_shared<ews::manual_clock>();
+  for (std::size_t round = 1; round <= 10; ++round) {
+    auto l = std::make_unique<ews::listener>(options_for(server, clock));
+    l->start();
+    BOOST_TEST(server.wait_for("GetStreamingEvents", round, 10s));
+    l.reset();
+  }
+  BOOST_TEST(server.wait_idle(10s), "connections still open: " << server.connections_open());
+  BOOST_TEST(server.count("Unsubscribe") == 10u);
+  auto v = server.verify();
+  BOOST_TEST(v.ok, v.report());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
