@@ -152,6 +152,9 @@ BOOST_AUTO_TEST_CASE(base64_round_trips_rfc4648_vectors) {
   BOOST_TEST(!detail::base64_decode("Zm9").has_value());
   BOOST_TEST(!detail::base64_decode("Zm=v").has_value());
   BOOST_TEST(!detail::base64_decode("Z m9").has_value());
+  BOOST_TEST(!detail::base64_decode("Zh==").has_value());  // non-zero pad bits: not canonical
+  BOOST_TEST(!detail::base64_decode("Zm9=").has_value());
+  BOOST_TEST(!detail::base64_decode("Zg==Zg==").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(form_encoding_escapes_reserved_bytes) {

@@ -426,3 +426,22 @@ BOOST_AUTO_TEST_CASE(handshake_over_the_real_transport) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(negotiate)
+
+// Without a Kerberos ticket (no kinit here) SPNEGO cannot start: a clear
+// authentication error, no crash, no hang.
+BOOST_AUTO_TEST_CASE(without_a_ticket_apply_is_an_authentication_error) {
+  ::setenv("KRB5CCNAME", "FILE:/nonexistent/ews-auth-test-ccache", 1);
+  ews::negotiate_options o;
+  o.use = ews::negotiate_options::scheme::negotiate;
+  auto p = ews::make_negotiate_credentials(std::move(o));
+  ews::soap::http_request req;
+  req.url = "https://mail.example.com/EWS/Exchange.asmx";
+  auto r = p->apply(req, ews::context());
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST(r.error().kind() == ews::errc::authentication);
+  BOOST_TEST(r.error().message.rfind("Negotiate: cannot start the Negotiate handshake", 0) == 0u, r.error().message);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -61,6 +61,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
       v[k] = value_of(c);
       if (v[k] < 0) return std::nullopt;
     }
+    // Canonical only: the bits padding drops must be zero.
+    if ((pad == 1 && (v[2] & 3) != 0) || (pad == 2 && (v[1] & 15) != 0)) return std::nullopt;
     const std::uint32_t n = static_cast<std::uint32_t>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
     out += static_cast<char>(n >> 16 & 0xff);
     if (pad < 2) out += static_cast<char>(n >> 8 & 0xff);

@@ -10,7 +10,8 @@ namespace ews::auth::detail {
 
 /// RFC 4648 base64 with padding.
 std::string base64_encode(std::string_view bytes);
-/// Strict RFC 4648 decoding (padding required, no whitespace); nullopt on bad input.
+/// Strict RFC 4648 decoding (padding required, no whitespace, unused bits
+/// zero, so decoding then encoding gives the input back); nullopt otherwise.
 std::optional<std::string> base64_decode(std::string_view text);
 
 /// application/x-www-form-urlencoded value: unreserved characters as they
