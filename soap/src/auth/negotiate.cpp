@@ -19,6 +19,7 @@ namespace ews {
 namespace {
 
 // 1.3.6.1.4.1.311.2.2.10 (NTLMSSP) and 1.3.6.1.5.5.2 (SPNEGO), DER bodies.
+// Never written; not const only because the GSSAPI C signatures take gss_OID.
 gss_OID_desc ntlm_oid = {10, const_cast<char*>("\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a")};
 gss_OID_desc spnego_oid = {6, const_cast<char*>("\x2b\x06\x01\x05\x05\x02")};
 
