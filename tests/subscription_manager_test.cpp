@@ -536,6 +536,36 @@ BOOST_AUTO_TEST_CASE(two_hundred_and_one_mailboxes_use_two_connections_with_affi
   BOOST_TEST(h.invalid_requests().empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_refused_mailbox_is_reported_and_the_others_stream) {
+  harness h;
+  h.server.override_reply = [](const soap::http_request& r) -> std::optional<ews::result<soap::http_response>> {
+    if (smtp_of(r.body) != "ghost@example.com" || r.body.find("StreamingSubscriptionRequest") == std::string::npos)
+      return std::nullopt;
+    soap::http_response resp;
+    resp.head.status = 200;
+    resp.body =
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+        "<m:SubscribeResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\">"
+        "<m:ResponseMessages><m:SubscribeResponseMessage ResponseClass=\"Error\"><m:MessageText>No mailbox"
+        "</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode><m:DescriptiveLinkKey>0"
+        "</m:DescriptiveLinkKey></m:SubscribeResponseMessage></m:ResponseMessages></m:SubscribeResponse>"
+        "</s:Body></s:Envelope>";
+    return std::optional<ews::result<soap::http_response>>(resp);
+  };
+  h.start({"a@example.com", "ghost@example.com"});
+  auto s0 = h.stream(0);
+  BOOST_TEST(wire::subscription_ids(s0->request().body) == std::vector<std::string>{"SUB-a@example.com-1"});
+  auto errors = h.error_list();
+  BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+  BOOST_TEST(errors[0].first.code_name() == "ErrorNonExistentMailbox");
+  BOOST_TEST(errors[0].first.message.find("ghost@example.com") != std::string::npos);
+  BOOST_TEST(!errors[0].second);
+  // Tried again at the next connect (here: the renewal after Closed).
+  BOOST_TEST(s0->data(wire::closed()));
+  h.transport->wait_stream(1);
+  BOOST_TEST(h.transport->sent_count("<t:SmtpAddress>ghost@example.com<") == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(max_subscriptions_per_connection_is_configurable) {
   harness h;
   auto o = h.options({"a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com"});

@@ -5,6 +5,7 @@
 #include "streaming/backoff.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
@@ -83,7 +84,6 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   struct subscription {
     watch_target target;
     std::string id;  // empty: needs a Subscribe
-    bool parked = false;  // Subscribe refused for a non-transient reason; retried at the next connect
     // Wall time of the last event or keep-alive seen for it (or its Subscribe):
     // the `since` of a gap.
     std::chrono::system_clock::time_point last_seen{};
@@ -258,7 +258,6 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       auto body = build_subscribe(envelope_for(target.mailbox), req);
       if (!body) {
         report_error(body.error());
-        park(g, si);
         continue;
       }
       auto resp = options.service->call(*body, headers, stop_ctx);
@@ -277,27 +276,22 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
           on_request_failed(g, e, "Subscribe for " + display(target.mailbox));
           return;
         }
+        // Refused for good (no such mailbox, no impersonation right): the
+        // others stream on; this one is tried again at the next connect.
         e.message = "Subscribe for " + display(target.mailbox) + " refused: " + e.message;
         report_error(e);
-        park(g, si);
         continue;
       }
       {
         std::lock_guard<std::mutex> lock(mu);
         capture_cookie(g, resp->head);
         g.subs[si].id = parsed->subscription_id;
-        g.subs[si].parked = false;
         g.subs[si].last_seen = std::chrono::system_clock::now();
       }
       counters.subscribes++;
       log(log_level::debug, "subscribed " + display(target.mailbox));
     }
     open_stream(g);
-  }
-
-  void park(group& g, std::size_t si) {
-    std::lock_guard<std::mutex> lock(mu);
-    g.subs[si].parked = true;
   }
 
   void open_stream(group& g) {
@@ -543,7 +537,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       std::string envelope;
       while (!g.closing && g.splitter.next(envelope)) {
         counters.envelopes++;
-        handle_envelope(g, gen, envelope, f);
+        handle_envelope(g, envelope, f);
       }
       if (!fed && !g.closing) {
         error_info e = fed.error();
@@ -624,7 +618,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   }
 
   // Under the lock: one complete envelope of a 200 stream.
-  void handle_envelope(group& g, std::uint64_t /*gen*/, const std::string& envelope, followup& f) {
+  void handle_envelope(group& g, const std::string& envelope, followup& f) {
     auto parsed = read_get_streaming_events_response(envelope);
     const auto now_wall = std::chrono::system_clock::now();
     if (!parsed) {
