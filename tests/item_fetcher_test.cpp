@@ -616,6 +616,24 @@ BOOST_AUTO_TEST_CASE(transport_failures_end_as_failed_after_bounded_retries) {
   BOOST_TEST(c.in_progress == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_throwing_transport_is_a_retried_failure) {
+  fake_rig rig;
+  std::atomic<int> calls{0};
+  rig.http->set_fallback([&](const ews::soap::http_request& r) -> ews::result<ews::soap::http_response> {
+    if (calls++ == 0) throw std::runtime_error("engine bug");
+    return ews::test::make_response(200, rig.answers.answer(parse_get_item(r.body).ids));
+  });
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(1), ck_n(1))));
+  rig.clock->advance(5ms);
+  BOOST_REQUIRE(eventually([&] { return rig.fetcher->counters().retries == 1u; }));
+  const auto due = rig.clock->next_deadline();
+  BOOST_REQUIRE(due.has_value());
+  rig.clock->advance(*due - rig.clock->now());
+  BOOST_REQUIRE(rig.outcomes.wait_for(1));
+  BOOST_TEST((rig.outcomes.take()[0].kind == outcome_kind::fetched));
+  BOOST_TEST(calls.load() == 2);
+}
+
 BOOST_AUTO_TEST_CASE(an_unreadable_item_fails_alone) {
   fake_rig rig;
   const std::string poison = id_n(6);

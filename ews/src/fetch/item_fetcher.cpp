@@ -209,7 +209,7 @@ struct item_fetcher::impl {
       ++in_flight;
       lock.unlock();
       deferred after;
-      fetch(std::move(work), after);
+      fetch_guarded(std::move(work), after);
       lock.lock();
       --in_flight;
       if (after.ready || !after.errors.empty()) {
@@ -220,7 +220,23 @@ struct item_fetcher::impl {
     }
   }
 
-  void fetch(batch work, deferred& after) {
+  // A transport or allocator that throws must not end the worker (and the
+  // process) nor lose the ids: the batch is retried like a transport failure.
+  void fetch_guarded(batch work, deferred& after) {
+    try {
+      fetch(work, after);
+      return;
+    } catch (const std::exception& e) {
+      request_failed(std::move(work), make_error(errc::io_error, std::string("GetItem threw: ") + e.what(), true),
+                     after);
+    } catch (...) {
+      request_failed(std::move(work), make_error(errc::io_error, "GetItem threw a non-standard exception", true),
+                     after);
+    }
+  }
+
+  // `work` is consumed only once it is certain nothing throws after that.
+  void fetch(batch& work, deferred& after) {
     soap::envelope_options env;
     env.server_version = options.server_version;
     soap::http_headers headers;
