@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -209,6 +210,22 @@ bool is_contract_line(const std::string& l) {
   return false;
 }
 
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// ISO-8601 UTC of now, as a server writes DateTimeReceived.
+std::string now_iso() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
 const std::string secret_value = "S3cret-pa55-NEVER-print";
 
 }  // namespace
@@ -344,6 +361,59 @@ BOOST_AUTO_TEST_CASE(checkpoint_restart_reports_a_gap_for_the_downtime) {
     BOOST_TEST(gap == (run == 1), p.out());
   }
   fs::remove_all(dir);
+}
+
+
+// gromox after a restart: the stream answers ErrorInvalidSubscription, the
+// listener subscribes again and reports a gap; --reconcile runs one
+// SyncFolderItems pass, which finds the mail that the renewed stream also
+// announces: it is printed once.
+BOOST_AUTO_TEST_CASE(reconcile_after_a_gap_prints_each_item_once) {
+  using namespace ews::testing;
+  const std::string fixtures = std::string(EWS_TEST_DIR) + "/fixtures/";
+  scenario s;
+  exchange sub;
+  sub.expect.operation = "Subscribe";
+  sub.respond = soap_response(read_demo("subscribe.response.xml"));
+  s.exchanges.push_back(sub);
+  s.exchanges.push_back(sub);  // the re-subscription after the error
+  exchange dead;
+  dead.expect.operation = "GetStreamingEvents";
+  dead.respond = streaming_response(
+      {chunk{read_file(fixtures + "scenarios/gromox-invalid-subscription/stream.chunk-01.xml"), 0ms, "", false}},
+      ending::hold);
+  dead.respond.hold_for = 60s;
+  s.exchanges.push_back(dead);
+  exchange renewed;
+  renewed.expect.operation = "GetStreamingEvents";
+  renewed.respond = streaming_response({chunk{read_demo("keepalive.xml"), 0ms, "", false},
+                                        chunk{read_demo("newmail-1.xml"), 300ms, "", false}},
+                                       ending::hold);
+  renewed.respond.hold_for = 60s;
+  s.exchanges.push_back(renewed);
+  // The recorded initial SyncFolderItems (mail 1), received "now" so the
+  // first pass's received-since filter keeps it.
+  std::string sync = read_file(fixtures + "wire/gromox-captures/05-syncfolderitems-initial.response.xml");
+  for (auto p = sync.find("2026-11-22T17:54:23Z"); p != std::string::npos; p = sync.find("2026-11-22T17:54:23Z"))
+    sync.replace(p, 20, now_iso());
+  exchange poll;
+  poll.expect.operation = "SyncFolderItems";
+  poll.respond = soap_response(sync);
+  s.exchanges.push_back(poll);
+  replay_server server(s);
+  const std::string item = read_demo("getitem-1.response.xml");
+  server.on("GetItem", [item](const received_request&) { return soap_response(item); });
+  server.on("Unsubscribe", [](const received_request&) { return soap_response(read_demo("unsubscribe.response.xml")); });
+
+  child p(listen_bin, {"--url", server.url(), "--user", "alice@example.test", "--password", "pw", "--reconcile",
+                       "--duration", "4"});
+  BOOST_TEST(p.wait_exit(30s) == 0, p.err());
+  BOOST_TEST(server.count("SyncFolderItems") == 1u);
+  BOOST_TEST(count_of(p.out(), "\"reason\":\"ErrorInvalidSubscription\"}") == 1u, p.out());
+  BOOST_TEST(count_of(p.out(), "{\"type\":\"item\",") == 1u, p.out());
+  BOOST_TEST(count_of(p.out(), "\"subject\":\"EWS streaming test 1\"") == 1u);
+  // The pass really handed the mail over (the fetcher's dedupe then kept it single).
+  BOOST_TEST(p.err().find("inbox: 1 change(s) handed to the fetcher") != std::string::npos, p.err());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
