@@ -94,9 +94,9 @@ int run(int argc, char** argv) {
     po.on_error = [&](const error_info& e) { out.write(error_line(e)); };
     ews::sync_poller poller(std::move(po));
 
-    status.say("syncing " + (label.empty() ? std::string("the own mailbox") : label) + " " +
-               opts.common.folders.front() + " at " + url +
-               (opts.once ? "" : " every " + std::to_string(opts.interval_seconds) + " s (Ctrl-C stops)"));
+    // Said after the first pass, so that a setup error stays the only line.
+    const std::string what = (label.empty() ? std::string("the own mailbox") : label) + " " +
+                             opts.common.folders.front() + " at " + url;
     for (bool first = true; first || !opts.once; first = false) {
       if (!first) {
         // Wait for the interval or a signal.
@@ -112,8 +112,9 @@ int run(int argc, char** argv) {
       if (stop.cancelled()) break;
       try {
         const auto r = poller.run_once(stop);
-        status.say("pass done: " + std::to_string(r.delivered) + " change(s)" +
-                   (r.sync_state_reset ? " (the server forgot the sync state; started over)" : ""));
+        status.say("synced " + what + ": " + std::to_string(r.delivered) + " change(s)" +
+                   (r.sync_state_reset ? " (the server forgot the sync state; started over)" : "") +
+                   (opts.once ? "" : "; next pass in " + std::to_string(opts.interval_seconds) + " s (Ctrl-C stops)"));
       } catch (const ews::error& e) {
         if (e.info().kind() == errc::cancelled || stop.cancelled()) break;
         out.write(error_line(e.info()));
