@@ -1,0 +1,19 @@
+#pragma once
+// The benchmark modes of ews-bench. Each prints one result line
+// ("key=value ...", see measure.hpp) on stdout and returns the exit status.
+
+#include "options.hpp"
+
+namespace ews::bench {
+
+class workload;
+
+int run_pipeline(const options& o, const workload& w);
+int run_scale(const options& o, const workload& w);
+int run_latency(const options& o, const workload& w);
+int run_readers(const options& o, const workload& w);
+/// Runs the others as child processes, several times each; prints and
+/// writes the markdown table.
+int run_suite(const options& o);
+
+}  // namespace ews::bench
