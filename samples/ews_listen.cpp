@@ -175,25 +175,27 @@ class listen_session {
   }
 
   void deliver(ews::item_outcome&& o) {
+    if (o.kind == ews::outcome_kind::skipped) return;
     const std::string& label = label_of(o.source.mailbox);
+    // Under the lock: with --count N exactly N item lines are printed, even
+    // when more outcomes arrive before the listener has stopped.
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (done_) return;
     switch (o.kind) {
       case ews::outcome_kind::fetched:
         out_.write(item_line(label, o));
+        ++items_;
         break;
       case ews::outcome_kind::gone:
         out_.write(gone_line(label, o));
+        ++gone_;
         break;
-      case ews::outcome_kind::failed:
+      default:
         if (o.error) out_.write(error_line(*o.error));
         break;
-      case ews::outcome_kind::skipped:
-        return;
     }
-    std::lock_guard<std::mutex> lock(mutex_);
     ++outcomes_;
     dedupe_dirty_ = true;
-    if (o.kind == ews::outcome_kind::fetched) ++items_;
-    if (o.kind == ews::outcome_kind::gone) ++gone_;
     if (opts_.count && items_ >= static_cast<std::uint64_t>(*opts_.count)) done_ = true;
     changed_.notify_all();
   }

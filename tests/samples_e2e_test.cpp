@@ -259,6 +259,21 @@ BOOST_AUTO_TEST_CASE(demo_shows_items_renewal_and_gone_then_exits_0) {
   BOOST_TEST(p.err().find("played out") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(count_stops_after_exactly_n_items) {
+  child p(listen_bin, {"--count", "2"});
+  BOOST_TEST(p.wait_exit(60s) == 0, p.err());
+  BOOST_TEST(count_of(p.out(), "{\"type\":\"item\",") == 2u, p.out());
+  BOOST_TEST(p.out().find("EWS streaming test 4") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_during_the_demo_exits_0) {
+  child p(listen_bin, {});
+  BOOST_TEST_REQUIRE(p.wait_stderr("connected", 20s), p.err());
+  p.signal(SIGINT);
+  BOOST_TEST(p.wait_exit(10s) == 0, p.err());
+  BOOST_TEST(p.err().find("SIGINT received") != std::string::npos, p.err());
+}
+
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2_with_a_message) {
   const std::vector<std::vector<std::string>> cases = {
       {"--count", "many"},
