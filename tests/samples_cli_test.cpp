@@ -1,7 +1,9 @@
 // The sample programs' command-line contract (issue 7): every flag parsed,
 // usage errors rejected before any request.
 #include "cli_options.hpp"
+#include "event_lines.hpp"
 #include "json_line.hpp"
+#include "program_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -107,4 +109,56 @@ BOOST_AUTO_TEST_CASE(json_lines_escape_strings) {
                         .field("size", std::int64_t{1234})
                         .str();
   BOOST_TEST(line == "{\"type\":\"item\",\"subject\":\"say \\\"hi\\\"\\n\\\\ \\u0001 caf\xc3\xa9\",\"size\":1234}\n");
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_stay_valid_utf8) {
+  // A lone continuation byte, a cut sequence and an overlong '/' each become U+FFFD.
+  const auto line = ews::samples::json_line().field("s", "a\x80" "b\xe2\x82 \xc0\xaf \xe2\x82\xac").str();
+  BOOST_TEST(line == "{\"s\":\"a\\ufffdb\\ufffd\\ufffd \\ufffd\\ufffd \xe2\x82\xac\"}\n");
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_only_to_loopback_or_with_the_opt_in) {
+  using ews::samples::check_url;
+  BOOST_CHECK_NO_THROW(check_url("https://mail.example.com/EWS/Exchange.asmx", false));
+  BOOST_CHECK_NO_THROW(check_url("http://127.0.0.1:8080/EWS/Exchange.asmx", false));
+  BOOST_CHECK_NO_THROW(check_url("http://localhost/EWS/Exchange.asmx", false));
+  BOOST_CHECK_NO_THROW(check_url("http://[::1]:80/EWS/Exchange.asmx", false));
+  BOOST_CHECK_NO_THROW(check_url("http://mail.example.com/EWS/Exchange.asmx", true));
+  BOOST_CHECK_THROW(check_url("http://mail.example.com/EWS/Exchange.asmx", false), usage_error);
+  BOOST_CHECK_THROW(check_url("http://127.0.0.1.evil.example/EWS", false), usage_error);
+  BOOST_CHECK_THROW(check_url("http://localhost@evil.example/EWS", false), usage_error);
+  BOOST_CHECK_THROW(check_url("ftp://mail.example.com/", true), usage_error);
+  BOOST_CHECK_THROW(check_url("https:///EWS", false), usage_error);
+}
+
+BOOST_AUTO_TEST_CASE(item_line_takes_the_change_key_getitem_returned_when_the_event_has_none) {
+  ews::item_outcome o;
+  o.source.mailbox = "";
+  o.source.event.type = ews::event_type::new_mail;
+  o.source.event.item.id = "ID1";
+  o.source.event.parent_folder_id = "F1";
+  ews::item it;
+  it.id = {"ID1", "CK-from-getitem"};
+  it.subject = "Hello";
+  it.from = ews::soap::mailbox_address{"Bob", "bob@example.com"};
+  it.date_time_received = "2026-11-22T17:54:23Z";
+  it.size = 2778;
+  o.value = it;
+  BOOST_TEST(ews::samples::item_line("alice@example.com", o) ==
+             "{\"type\":\"item\",\"mailbox\":\"alice@example.com\",\"folder_id\":\"F1\",\"event\":\"NewMail\","
+             "\"item_id\":\"ID1\",\"change_key\":\"CK-from-getitem\",\"subject\":\"Hello\",\"from\":\"bob@example.com\","
+             "\"received\":\"2026-11-22T17:54:23Z\",\"size\":2778}\n");
+  o.source.event.item.change_key = "CK-event";
+  BOOST_TEST(ews::samples::item_line("a", o).find("\"change_key\":\"CK-event\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(gap_and_error_lines) {
+  ews::gap g{"", "inbox", std::chrono::system_clock::time_point(std::chrono::seconds(1767225600)),
+             "ErrorSubscriptionNotFound"};
+  BOOST_TEST(ews::samples::gap_line("alice@example.com", g) ==
+             "{\"type\":\"gap\",\"mailbox\":\"alice@example.com\",\"folder_id\":\"inbox\","
+             "\"since\":\"2026-01-01T00:00:00Z\",\"reason\":\"ErrorSubscriptionNotFound\"}\n");
+  const auto e = ews::make_error(ews::errc::throttled, "busy");
+  BOOST_TEST(ews::samples::error_line(e) == "{\"type\":\"error\",\"code\":\"" + e.code_name() +
+                                                "\",\"message\":\"busy\"}\n");
 }

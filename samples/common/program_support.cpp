@@ -3,6 +3,8 @@
 #include <ews/auth.hpp>
 #include <ews/secret.hpp>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -27,9 +29,13 @@ std::string host_of(const std::string& url, std::size_t after_scheme) {
   return authority.substr(0, authority.find(':'));
 }
 
+// Only literal loopback addresses and "localhost": a name such as
+// "127.0.0.1.example.net" resolves wherever its owner wants.
 bool is_loopback(const std::string& host) {
   const std::string h = lower(host);
-  return h == "localhost" || h == "::1" || h.rfind("127.", 0) == 0;
+  if (h == "localhost" || h == "::1") return true;
+  in_addr v4{};
+  return inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 secret read_secret(result<secret> r, const char* flag, const std::string& name) {
