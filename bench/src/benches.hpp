@@ -4,6 +4,8 @@
 
 #include "options.hpp"
 
+#include <cstddef>
+
 namespace ews::bench {
 
 class workload;
@@ -12,6 +14,8 @@ int run_pipeline(const options& o, const workload& w);
 int run_scale(const options& o, const workload& w);
 int run_latency(const options& o, const workload& w);
 int run_readers(const options& o, const workload& w);
+/// Experiment: the size of cpprestsdk's shared thread pool (before any use).
+void set_http_pool_threads(std::size_t n);
 /// Runs the others as child processes, several times each; prints and
 /// writes the markdown table.
 int run_suite(const options& o);

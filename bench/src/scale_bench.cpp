@@ -22,6 +22,7 @@ int run_scale(const options& o, const workload&) {
   const auto idle = std::chrono::seconds(o.number("idle-s", 20));
   const std::size_t keep_alive_ms = o.number("keepalive-ms", 1000);
 
+  if (const auto n = o.number("pool-threads", 0); n > 0) set_http_pool_threads(n);
   child_process server(o.text("program", "/proc/self/exe"), {"serve", "--source", o.text("source", "."), "--mode", "scale", "--keepalive-ms", std::to_string(keep_alive_ms)});
   const auto url = server.read_line(std::chrono::seconds(20));
   if (!url) throw std::runtime_error("the bench server did not start");
@@ -79,7 +80,11 @@ int run_scale(const options& o, const workload&) {
   r["kib_per_mailbox"] = static_cast<double>(rss1 - rss0) / static_cast<double>(mailboxes);
   r["idle_cpu_pct"] = static_cast<double>(cpu1 - cpu0) / 1e6 / window_s * 100.0;
   r["server_idle_cpu_pct"] = static_cast<double>(server1 - server0) / 1e6 / window_s * 100.0;
-  r["keepalives_per_s"] = static_cast<double>(after.envelopes - before.envelopes) / window_s;
+  const auto keep_alives = static_cast<double>(after.envelopes - before.envelopes);
+  r["keepalives_per_s"] = keep_alives / window_s;
+  // Everything the process spent while idle, charged to the keep-alives: an
+  // upper bound of what one costs.
+  r["cpu_us_per_keepalive"] = keep_alives > 0 ? static_cast<double>(cpu1 - cpu0) / keep_alives : 0.0;
   r["reconnects"] = static_cast<double>(after.total_reconnects());
   r["errors"] = static_cast<double>(p.errors());
   r["stop_s"] = stop_s;
