@@ -10,7 +10,9 @@
 ///   o.url = "https://mail.example.com/EWS/Exchange.asmx";
 ///   o.credentials = my_credentials;
 ///   ews::listener l(o);
-///   l.on_notification([](const ews::mailbox_event& e) { ... });
+///   l.on_item([](ews::item_outcome&& o) { ... fetched, gone, failed, skipped ... });
+///   // or, for the raw notifications without fetching:
+///   // l.on_notification([](const ews::mailbox_event& e) { ... });
 ///   l.on_gap([](const ews::gap& g) { ... reconcile with the sync poller ... });
 ///   l.on_error([](const ews::error_info& e) { ... });
 ///   l.run(ctx);  // until ctx is cancelled, or a fatal error (thrown)
@@ -19,6 +21,7 @@
 #include <ews/context.hpp>
 #include <ews/error.hpp>
 #include <ews/events.hpp>
+#include <ews/item_fetcher.hpp>
 #include <ews/listener_options.hpp>
 #include <ews/soap/streaming_counters.hpp>
 
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace ews {
 
@@ -38,6 +42,8 @@ struct listener_counters {
   std::uint64_t abandoned = 0;         ///< notifications still queued at stop()
   std::size_t queue_depth = 0;         ///< notifications waiting for the handler now
   std::size_t peak_queue_depth = 0;    ///< never above queue_capacity
+  /// The item fetcher's own counters, when on_item is used.
+  std::optional<item_fetcher_counters> fetch;
 };
 
 class listener {
@@ -54,6 +60,12 @@ class listener {
   /// (errc::handler_failed) and the next call still happens. A slow handler
   /// fills the queue, which pauses the streams: nothing is dropped.
   void on_notification(std::function<void(const mailbox_event&)> handler);
+  /// Fetches what each notification names (GetItem by ItemId and ChangeKey,
+  /// batched, deduplicated; see ews::item_fetcher and listener_options::fetch)
+  /// and hands every outcome (fetched, gone, failed, skipped) to `handler` on
+  /// the fetcher's dispatcher thread. Replaces on_notification. When the
+  /// fetcher is full the streams pause: nothing is dropped.
+  void on_item(std::function<void(item_outcome&&)> handler);
   void on_gap(std::function<void(const gap&)> handler);
   /// Errors the listener recovers from itself (it reconnects, re-subscribes,
   /// backs off) and the fatal one after which it has stopped working
@@ -75,6 +87,10 @@ class listener {
 
   /// True after a fatal error.
   bool failed() const noexcept;
+  /// The item fetcher behind on_item (null before start() or without
+  /// on_item): offer it events from elsewhere, such as a reconcile pass, so
+  /// they share its dedupe window; drain() it; persist dedupe_snapshot().
+  item_fetcher* fetcher() noexcept;
   listener_counters counters() const;
 
  private:

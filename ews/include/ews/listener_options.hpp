@@ -5,6 +5,7 @@
 
 #include <ews/clock.hpp>
 #include <ews/credentials.hpp>
+#include <ews/item_fetcher.hpp>
 #include <ews/logging.hpp>
 #include <ews/soap/subscription_manager.hpp>
 #include <ews/soap/transport.hpp>
@@ -52,6 +53,13 @@ struct listener_options {
   /// reading the stream (the server holds the events) until there is room.
   std::size_t queue_capacity = 1000;
 
+  /// The fetch pipeline used with listener::on_item (batch size, linger,
+  /// calls in flight, item shape, retries, dedupe capacity). `service`,
+  /// `time`, `log`, `server_version` and the callbacks are set by the listener.
+  item_fetcher_options fetch;
+  /// Keys of the dedupe window saved earlier (item_fetcher::dedupe_snapshot),
+  /// restored before the first notification so a restart does not re-deliver.
+  std::vector<std::string> dedupe_keys;
   logger log;
   /// Time for back-off and watchdog; null: the steady clock.
   std::shared_ptr<ews::clock> clock;

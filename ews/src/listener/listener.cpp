@@ -5,6 +5,7 @@
 
 #include "listener/dispatcher.hpp"
 #include "listener/event_stage.hpp"
+#include "listener/fetch_stage.hpp"
 
 #include <condition_variable>
 #include <mutex>
@@ -64,6 +65,7 @@ class stage_sink final : public soap::streaming_event_sink {
 struct listener::impl {
   listener_options options;
   std::function<void(const mailbox_event&)> on_notification;
+  std::function<void(item_outcome&&)> on_item;
   std::function<void(const gap&)> on_gap;
   std::function<void(const error_info&)> on_error;
 
@@ -74,7 +76,8 @@ struct listener::impl {
   std::optional<error_info> fatal;
 
   std::shared_ptr<detail::dispatcher> dispatcher;  // handlers' thread; gaps and errors
-  std::shared_ptr<detail::event_stage> stage;      // where notifications go (the dispatcher for now)
+  std::shared_ptr<detail::event_stage> stage;      // where notifications go: the dispatcher, or the fetcher
+  std::shared_ptr<item_fetcher> fetcher;          // with on_item only
   std::unique_ptr<soap::subscription_manager> manager;
 
   explicit impl(listener_options o) : options(std::move(o)) {}
@@ -110,6 +113,21 @@ struct listener::impl {
     d.on_ready = [this] { resume(); };
     dispatcher = std::make_shared<detail::dispatcher>(std::move(d));
     stage = dispatcher;
+    if (on_item) {
+      item_fetcher_options f = options.fetch;
+      f.service = service;
+      f.time = options.clock;
+      f.log = options.log;
+      f.server_version = options.server_version;
+      f.on_outcome = on_item;
+      f.on_error = [this](const error_info& e) { dispatcher->report(e); };
+      f.on_ready = [this] { resume(); };  // the fetcher has room: read the streams on
+      auto created_fetcher = std::make_shared<item_fetcher>(std::move(f));
+      if (!options.dedupe_keys.empty()) created_fetcher->restore_dedupe(options.dedupe_keys);
+      std::lock_guard<std::mutex> lock(mutex);
+      fetcher = created_fetcher;
+      stage = std::make_shared<detail::fetch_stage>(std::move(created_fetcher));
+    }
 
     soap::subscription_manager_options m;
     m.service = service;
@@ -169,6 +187,9 @@ struct listener::impl {
     }
     // The manager first: it stops offering before the stage stops taking.
     if (m) m->stop();
+    // Items already being fetched get a short grace to reach the handler
+    // (stop() must stay within its 2 s bound whatever the server does).
+    if (fetcher) fetcher->drain(std::chrono::milliseconds(500));
     if (stage && stage != dispatcher) stage->stop();
     if (dispatcher) dispatcher->stop();
   }
@@ -218,6 +239,7 @@ listener::~listener() {
 void listener::on_notification(std::function<void(const mailbox_event&)> handler) {
   impl_->on_notification = std::move(handler);
 }
+void listener::on_item(std::function<void(item_outcome&&)> handler) { impl_->on_item = std::move(handler); }
 void listener::on_gap(std::function<void(const gap&)> handler) { impl_->on_gap = std::move(handler); }
 void listener::on_error(std::function<void(const error_info&)> handler) { impl_->on_error = std::move(handler); }
 void listener::start() { impl_->start(); }
@@ -227,6 +249,11 @@ void listener::run(const context& ctx) { impl_->run(ctx); }
 bool listener::failed() const noexcept {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->fatal.has_value();
+}
+
+item_fetcher* listener::fetcher() noexcept {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->fetcher.get();
 }
 
 listener_counters listener::counters() const { return impl_->counters(); }
