@@ -47,7 +47,7 @@ int run_latency(const options& o, const workload&) {
     else
       ++unusable;
     if (samples_ms.size() + unusable == mails) done.notify_all();
-  });
+  }, wiring_of(o));
   p.start();
   bool complete = false;
   {

@@ -122,7 +122,7 @@ int run_pipeline(const options& o, const workload& w) {
   // Construction (threads, the transport's trust store) is a one-time cost:
   // measured separately, not charged to the mails.
   const auto build0 = process_cpu_us();
-  fetch_pipeline p(lo, fo, [&](item_outcome&& x) { c.add(x); });
+  fetch_pipeline p(lo, fo, [&](item_outcome&& x) { c.add(x); }, wiring_of(o));
   const auto build_us = process_cpu_us() - build0;
   const auto split0 = process_cpu_split();
   const auto cpu0 = process_cpu_us();

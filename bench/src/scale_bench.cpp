@@ -36,7 +36,7 @@ int run_scale(const options& o, const workload&) {
 
   const auto rss0 = rss_kib();
   const auto t0 = now_ns();
-  fetch_pipeline p(lo, fo, [](item_outcome&&) {});
+  fetch_pipeline p(lo, fo, [](item_outcome&&) {}, wiring_of(o));
   p.start();
   // Ready: every connection open and each has delivered a keep-alive.
   bool ready = false;
