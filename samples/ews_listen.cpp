@@ -106,7 +106,6 @@ class listen_session {
       }
     }
 
-    start_item_path();
     if (opts_.reconcile) start_reconcile();
 
     ews::listener_options lo;
@@ -120,8 +119,16 @@ class listen_session {
     lo.connection_timeout_minutes = opts_.connection_timeout_minutes;
     lo.heartbeat_timeout = std::chrono::seconds(opts_.heartbeat_timeout_seconds);
     lo.log = log_;
+    // Notifications -> GetItem through the listener's item fetcher (batches,
+    // dedupe by ItemId + ChangeKey, back-pressure) -> deliver().
+    if (opts_.batch_size > 0) lo.fetch.batch_size = static_cast<std::size_t>(opts_.batch_size);
+    if (store_) {
+      auto keys = store_->load_dedupe_keys(ews::checkpoint_store::listener_window);
+      if (keys) lo.dedupe_keys = std::move(*keys);
+      else status_.say("ignoring the saved dedupe window: " + keys.error().message);
+    }
     listener_ = std::make_unique<ews::listener>(std::move(lo));
-    listener_->on_notification([this](const ews::mailbox_event& e) { offer(ews::mailbox_event(e)); });
+    listener_->on_item([this](ews::item_outcome&& o) { deliver(std::move(o)); });
     listener_->on_gap([this](const ews::gap& g) { on_gap(g); });
     listener_->on_error([this](const error_info& e) { on_error(e); });
 
@@ -136,43 +143,6 @@ class listen_session {
 
  private:
   // ---- the item path ---------------------------------------------------------
-  // Notifications -> GetItem (item_fetcher: batches, dedupe by ItemId +
-  // ChangeKey, back-pressure) -> deliver(). When ews::listener gets its own
-  // fetch stage (listener::on_item), this becomes
-  //   listener_->on_item([this](ews::item_outcome&& o) { deliver(std::move(o)); });
-  void start_item_path() {
-    ews::item_fetcher_options fo;
-    fo.service = service_;
-    fo.log = log_;
-    if (opts_.batch_size > 0) fo.batch_size = static_cast<std::size_t>(opts_.batch_size);
-    fo.on_outcome = [this](ews::item_outcome&& o) { deliver(std::move(o)); };
-    fo.on_error = [this](const error_info& e) {
-      if (e.kind() != errc::cancelled) out_.write(error_line(e));
-    };
-    fo.on_ready = [this] {
-      std::lock_guard<std::mutex> lock(mutex_);
-      changed_.notify_all();
-    };
-    fetcher_ = std::make_unique<ews::item_fetcher>(std::move(fo));
-    if (store_) {
-      auto keys = store_->load_dedupe_keys(ews::checkpoint_store::listener_window);
-      if (keys) fetcher_->restore_dedupe(*keys);
-      else status_.say("ignoring the saved dedupe window: " + keys.error().message);
-    }
-  }
-
-  // On the listener's dispatcher thread: waiting here when the fetcher is full
-  // fills the listener's queue, which pauses the streams (nothing is dropped).
-  bool offer(ews::mailbox_event&& e) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      lock.unlock();
-      if (fetcher_->offer(std::move(e))) return true;
-      lock.lock();
-      if (stop_.done() || stopping_) return false;
-      changed_.wait_for(lock, 100ms);
-    }
-  }
 
   void deliver(ews::item_outcome&& o) {
     if (o.kind == ews::outcome_kind::skipped) return;
@@ -225,8 +195,17 @@ class listen_session {
     for (const auto& name : opts_.events) ro.events.push_back(*ews::soap::parse_event_type(name));
     // Found items go through the same fetcher, whose dedupe window drops
     // what the stream already delivered.
-    ro.sink = [this](ews::mailbox_event&& e) { return fetcher_->offer(std::move(e)); };
-    ro.drain = [this] { return fetcher_->drain(std::chrono::minutes(1)); };
+    ro.sink = [this](ews::mailbox_event&& e) {
+      auto* fetcher = listener_->fetcher();
+      return fetcher && fetcher->offer(std::move(e));
+    };
+    // Bounded by shutdown: a stop must not wait for a slow fetch to finish.
+    ro.drain = [this] {
+      auto* fetcher = listener_->fetcher();
+      for (int i = 0; fetcher && i < 300 && !reconcile_stop_.done(); ++i)
+        if (fetcher->drain(200ms)) return true;
+      return false;
+    };
     ro.on_error = [this](const error_info& e) { out_.write(error_line(e)); };
     reconciler_ = std::make_unique<ews::reconciler>(std::move(ro));
     reconcile_thread_ = std::thread([this] { reconcile_loop(); });
@@ -280,8 +259,9 @@ class listen_session {
       std::lock_guard<std::mutex> lock(mutex_);
       std::swap(dirty, dedupe_dirty_);
     }
-    if (dirty) {
-      auto s = store_->save_dedupe_keys(ews::checkpoint_store::listener_window, fetcher_->dedupe_snapshot());
+    auto* fetcher = listener_ ? listener_->fetcher() : nullptr;
+    if (dirty && fetcher) {
+      auto s = store_->save_dedupe_keys(ews::checkpoint_store::listener_window, fetcher->dedupe_snapshot());
       if (!s) out_.write(error_line(s.error()));
     }
     if (!streaming) return;
@@ -298,6 +278,7 @@ class listen_session {
   // ---- errors ----------------------------------------------------------------------
 
   void on_error(const error_info& e) {
+    if (e.kind() == errc::cancelled) return;  // work cut short by our own stop()
     out_.write(error_line(e));
     const auto c = listener_->counters().streaming;
     const auto kind = e.kind();
@@ -402,17 +383,15 @@ class listen_session {
       stopping_ = true;
       changed_.notify_all();
     }
-    // The listener first: it unsubscribes (bounded by 1 s) and stops handing
-    // over notifications; then what the fetcher holds gets a short grace.
-    if (listener_) listener_->stop();
+    // The reconcile pass first (it feeds the listener's fetcher), then the
+    // listener: it unsubscribes (bounded by 1 s), gives items being fetched a
+    // short grace, and stops. The dedupe window is saved while the fetcher
+    // still exists.
     if (reconcile_thread_.joinable()) {
       reconcile_stop_.cancel();
       reconcile_thread_.join();
     }
-    if (fetcher_) {
-      if (!stop_.cancelled()) fetcher_->drain(500ms);
-      fetcher_->stop();
-    }
+    if (listener_) listener_->stop();
     save_checkpoint(false);
   }
 
@@ -434,7 +413,6 @@ class listen_session {
   std::shared_ptr<ews::soap::transport> http_;
   std::shared_ptr<ews::soap::service_client> service_;
   std::shared_ptr<ews::checkpoint_store> store_;
-  std::unique_ptr<ews::item_fetcher> fetcher_;
   std::unique_ptr<ews::reconciler> reconciler_;
   std::unique_ptr<ews::listener> listener_;
   std::thread reconcile_thread_;
