@@ -1,4 +1,4 @@
-// The README's embedding example: watch a mailbox, print each new mail.
+// The README's embedding example: watch a mailbox, print the subject of each new mail.
 #include <ews/auth.hpp>
 #include <ews/listener.hpp>
 
@@ -11,8 +11,8 @@ int main() {
   options.mailboxes = {"alice@example.com"};  // watched through impersonation
 
   ews::listener listener(options);
-  listener.on_notification([](const ews::mailbox_event& e) {
-    std::cout << e.mailbox << ": " << ews::soap::to_string(e.event.type) << " " << e.event.item.id << "\n";
+  listener.on_item([](ews::item_outcome&& o) {  // fetched once per ItemId + ChangeKey, or gone
+    if (o.kind == ews::outcome_kind::fetched) std::cout << o.source.mailbox << ": " << o.value->subject << "\n";
   });
   listener.on_gap([](const ews::gap& g) { std::cerr << "missed events since " << ews::to_iso8601(g.since) << "\n"; });
   listener.on_error([](const ews::error_info& e) { std::cerr << e.code_name() << ": " << e.message << "\n"; });

@@ -2,7 +2,7 @@
 // prints every new item as one JSON line on stdout (item, gone, gap, error);
 // status goes to stderr. Without --url it replays a recorded mailbox session
 // from a built-in server (the demo). The contract is issue 7; see
-// samples/README.md.
+// README.md.
 
 #include "cli_options.hpp"
 #include "demo_scenario.hpp"
