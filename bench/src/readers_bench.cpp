@@ -1,12 +1,14 @@
 // The readers' cost against bare pugixml on the same envelope: recorded
 // responses (Exchange 2016 and gromox streams, Exchange Online GetItem) and
-// the generated ones the pipeline uses. Best of several rounds each: the
+// the generated ones the pipeline uses; and the envelope splitter framing a
+// generated stream against pugixml parsing the same envelopes. Best of several rounds each: the
 // least disturbed measurement of the same work on a noisy machine.
 #include "benches.hpp"
 
 #include "measure.hpp"
 #include "workload.hpp"
 
+#include <ews/soap/envelope_splitter.hpp>
 #include <ews/soap/responses.hpp>
 
 #include <pugixml.hpp>
@@ -96,6 +98,48 @@ int run_readers(const options& o, const workload& w) {
     r[s.name + ".pugixml_us"] = bare;
     r[s.name + ".reader_us"] = ours;
     r[s.name + ".ratio"] = ours / bare;
+  }
+  // The splitter on a stream of 100 generated envelopes cut into the bench
+  // server's piece sizes, against pugixml parsing those envelopes.
+  {
+    std::string stream;
+    std::vector<std::string> envelopes;
+    for (std::uint64_t e = 0; e < 100; ++e) {
+      std::string events;
+      for (std::uint64_t k = 0; k < 5; ++k) events += w.new_mail_event(e * 10 + k);
+      envelopes.push_back(w.events_envelope({{workload::subscription_id(1 + e % 10), events},
+                                             {workload::subscription_id(1 + (e + 1) % 10), events}}));
+      stream += envelopes.back();
+    }
+    constexpr std::size_t pieces[] = {1460, 517, 2920, 4096, 1000, 8192, 333};
+    const double bare = cost_us(
+        [&] {
+          bool ok = true;
+          for (const auto& e : envelopes) {
+            pugi::xml_document doc;
+            ok = ok && doc.load_buffer(e.data(), e.size(), pugi::parse_default, pugi::encoding_utf8);
+          }
+          return ok;
+        },
+        rounds);
+    const double ours = cost_us(
+        [&] {
+          soap::envelope_splitter splitter;
+          std::string out;
+          std::size_t found = 0, at = 0;
+          for (std::size_t i = 0; at < stream.size(); ++i) {
+            const std::size_t n = std::min(pieces[i % std::size(pieces)], stream.size() - at);
+            if (!splitter.feed(std::string_view(stream).substr(at, n))) return false;
+            at += n;
+            while (splitter.next(out)) ++found;
+          }
+          return found == envelopes.size();
+        },
+        rounds);
+    r["splitter_100_envelopes.bytes"] = static_cast<double>(stream.size());
+    r["splitter_100_envelopes.pugixml_us"] = bare;
+    r["splitter_100_envelopes.reader_us"] = ours;
+    r["splitter_100_envelopes.ratio"] = ours / bare;
   }
   std::cout << format(r) << std::endl;
   return 0;
