@@ -342,11 +342,17 @@ status envelope_splitter::impl::feed(std::string_view bytes) {
 
       case state::attr_dq:
       case state::attr_sq: {
+        // Attribute values (ItemIds, ChangeKeys) are most of a notification's
+        // bytes: two memchr passes instead of a loop testing every byte twice.
         const char quote = st == state::attr_dq ? '"' : '\'';
-        while (p < stop && *p != quote && *p != '<') ++p;
-        if (p < stop) {
-          if (*p == '<') return malformed(p, "'<' inside an attribute value");
-          ++p;
+        const auto* q = static_cast<const char*>(std::memchr(p, quote, static_cast<std::size_t>(stop - p)));
+        const char* const value_end = q == nullptr ? stop : q;
+        if (const auto* lt = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(value_end - p))))
+          return malformed(lt, "'<' inside an attribute value");
+        if (q == nullptr) {
+          p = stop;
+        } else {
+          p = q + 1;
           st = state::start_tag;
         }
         break;
