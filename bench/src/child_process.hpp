@@ -27,7 +27,7 @@ class child_process {
   /// SIGTERM, wait up to `grace`, then SIGKILL; reaps. Returns the exit
   /// status (as waitpid's) and fills the child's total CPU (us) if asked.
   int terminate(std::chrono::milliseconds grace = std::chrono::seconds(3), long long* cpu_us = nullptr);
-  /// Waits for the child to exit on its own (up to `timeout`, then as terminate()).
+  /// Waits for the child to exit on its own (up to `timeout`, then SIGKILL); reaps.
   int wait(std::chrono::milliseconds timeout, long long* cpu_us = nullptr);
 
  private:

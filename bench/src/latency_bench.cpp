@@ -30,7 +30,8 @@ int run_latency(const options& o, const workload&) {
 
   listener_options lo;
   lo.url = *url;
-  item_fetcher_options fo;  // default linger and batch size
+  item_fetcher_options fo;  // default linger and batch size unless --linger-ms
+  if (o.has("linger-ms")) fo.linger = std::chrono::milliseconds(o.number("linger-ms", 5));
   const auto linger_ms = static_cast<double>(fo.linger.count());
 
   std::mutex mutex;
