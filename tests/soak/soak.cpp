@@ -1,7 +1,7 @@
 // ews-soak: the listener (on_item: stream -> GetItem -> outcome) against the
 // replay server in a generating mode, with faults injected at a fixed seed.
 //
-//   ews-soak [--mails M] [--mailboxes K] [--seed S] [--limit SECONDS]
+//   ews-soak [--mails M] [--mailboxes K] [--seed S] [--limit SECONDS] [--expiry 0|1]
 //
 // The server creates M mails across K mailboxes and streams them as NewMail
 // notifications; GetItem is answered from the generated mailboxes. Faults,
@@ -11,11 +11,19 @@
 // BackOffMilliseconds, and ErrorItemNotFound for mails deleted before their
 // fetch. Like gromox, the server keeps what it had queued for a subscription
 // and sends it on the next stream; the events of an envelope torn by a reset
-// are queued again (the client never saw them whole).
+// are queued again (the client never saw them whole). With --expiry 1 (the
+// default) the server also forgets a subscription halfway through a stream,
+// with what it had queued, and ends the stream with ErrorSubscriptionNotFound:
+// the listener reports a gap, re-subscribes, and a reconciler (SyncFolderItems
+// from the generated mailbox, through the listener's fetcher and its dedupe
+// window) must bring those mails back.
 //
 // Prints one line and exits 1 when a mail was lost or delivered twice:
 //   mails M, delivered D, gone G, lost L, duplicates X, reconnects R, gaps P, peak RSS S
+#include <ews/checkpoint_store.hpp>
 #include <ews/listener.hpp>
+#include <ews/reconciler.hpp>
+#include <ews/soap/service_client.hpp>
 #include <ews/testing/replay_server.hpp>
 
 #include "streaming_wire.hpp"
@@ -23,6 +31,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +56,9 @@ struct soak_options {
   std::size_t mailboxes = 20;
   std::uint64_t seed = 1;
   std::chrono::seconds limit{300};
+  /// Also let subscriptions expire: the server drops what it had queued for
+  /// one and the listener's gap must bring it back through a reconcile.
+  bool expiry = true;
 };
 
 std::string mailbox_address(std::size_t k) { return "user" + std::to_string(k) + "@soak.test"; }
@@ -56,7 +68,7 @@ std::string mailbox_address(std::size_t k) { return "user" + std::to_string(k) +
 // connection threads, hence one mutex.
 class mail_server {
  public:
-  explicit mail_server(const soak_options& o) : options_(o), rng_(o.seed) {}
+  explicit mail_server(const soak_options& o) : options_(o), rng_(o.seed), fetch_rng_(o.seed + 1) {}
 
   // Subscribe: one subscription per mailbox, "SUB-<k>".
   rt::response subscribe(const rt::received_request& r) {
@@ -66,7 +78,10 @@ class mail_server {
     if (std::regex_search(r.body, m, smtp)) {
       std::lock_guard<std::mutex> lock(mutex_);
       for (std::size_t k = 0; k < options_.mailboxes; ++k)
-        if (m[1] == mailbox_address(k)) id = "SUB-" + std::to_string(k);
+        if (m[1] == mailbox_address(k)) {
+          id = "SUB-" + std::to_string(k);
+          expired_.erase(k);
+        }
     }
     return rt::soap_response(wire::subscribe_response(id));
   }
@@ -89,16 +104,18 @@ class mail_server {
       return rt::soap_response(wire::server_busy_fault(200), 500);
     }
     // The fault that ends this stream after `envelopes` chunks.
-    const int which = std::uniform_int_distribution<int>(0, 3)(rng);
-    const std::size_t envelopes = std::uniform_int_distribution<std::size_t>(20, 120)(rng);
+    const int which = std::uniform_int_distribution<int>(0, options_.expiry && !subs.empty() ? 4 : 3)(rng);
+    // For an expiry: the subscription the server forgets halfway through.
+    const std::size_t lost_sub = subs.empty() ? 0 : subs[std::uniform_int_distribution<std::size_t>(0, subs.size() - 1)(rng)];
+    const std::size_t envelopes = std::uniform_int_distribution<std::size_t>(5, 40)(rng);
     rt::response resp;
     resp.status = 200;
     resp.hold_for = 10s;
-    const char* names[] = {"reset mid-envelope", "silence", "Closed", "end"};
+    const char* names[] = {"reset mid-envelope", "silence", "Closed", "end", "expired"};
     ++faults_[names[which]];
-    resp.end = which == 0 ? rt::ending::reset : which == 3 ? rt::ending::final : rt::ending::hold;
-    resp.more_chunks = [this, subs, envelopes, which](std::size_t i) -> std::optional<rt::chunk> {
-      return next_chunk(subs, envelopes, which, i);
+    resp.end = which == 0 ? rt::ending::reset : which >= 3 ? rt::ending::final : rt::ending::hold;
+    resp.more_chunks = [this, subs, envelopes, which, lost_sub](std::size_t i) -> std::optional<rt::chunk> {
+      return next_chunk(subs, envelopes, which, lost_sub, i);
     };
     return resp;
   }
@@ -107,7 +124,7 @@ class mail_server {
     static const std::regex item_id("<t:ItemId Id=\"([^\"]+)\"( ChangeKey=\"([^\"]*)\")?");
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      const auto roll = std::uniform_int_distribution<int>(0, 99)(rng_);
+      const auto roll = std::uniform_int_distribution<int>(0, 99)(fetch_rng_);
       if (roll < 3) {
         ++faults_["GetItem 503"];
         return rt::http_error(503, 1s);
@@ -144,6 +161,47 @@ class mail_server {
         messages + "</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>");
   }
 
+  // SyncFolderItems over a mailbox's inbox: the state is the count of mails
+  // already reported; every mail is a Create (a deleted one then fetches as
+  // gone, as when it is deleted between the sync and the fetch).
+  rt::response sync_folder_items(const rt::received_request& r) {
+    static const std::regex smtp("SmtpAddress>([^<]+)<");
+    static const std::regex state("SyncState>([0-9]+)<");
+    static const std::regex max_changes("MaxChangesReturned>([0-9]+)<");
+    std::smatch m;
+    std::size_t k = 0, from = 0, max = 512;
+    if (std::regex_search(r.body, m, smtp))
+      for (std::size_t i = 0; i < options_.mailboxes; ++i)
+        if (m[1] == mailbox_address(i)) k = i;
+    if (std::regex_search(r.body, m, state)) from = std::stoul(m[1]);
+    if (std::regex_search(r.body, m, max_changes)) max = std::max<std::size_t>(1, std::stoul(m[1]));
+    std::string changes;
+    std::size_t to;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++faults_["SyncFolderItems"];
+      const auto& items = store_[k];
+      from = std::min(from, items.size());
+      to = std::min(items.size(), from + max);
+      const auto now = ews::to_iso8601(std::chrono::system_clock::now());
+      for (std::size_t i = from; i < to; ++i)
+        changes += "<t:Create><t:Message><t:ItemId Id=\"" + items[i] +
+                   "\" ChangeKey=\"CK1\"/><t:ParentFolderId Id=\"INBOX-ID\"/><t:ItemClass>IPM.Note</t:ItemClass>"
+                   "<t:Subject>soak</t:Subject><t:DateTimeReceived>" + now +
+                   "</t:DateTimeReceived><t:Size>1234</t:Size></t:Message></t:Create>";
+      const bool last = to == items.size();
+      return rt::soap_response(
+          "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+          "<m:SyncFolderItemsResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\" "
+          "xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><m:ResponseMessages>"
+          "<m:SyncFolderItemsResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+          "<m:SyncState>" + std::to_string(to) + "</m:SyncState><m:IncludesLastItemInRange>" +
+          (last ? "true" : "false") + "</m:IncludesLastItemInRange><m:Changes>" + changes +
+          "</m:Changes></m:SyncFolderItemsResponseMessage></m:ResponseMessages></m:SyncFolderItemsResponse>"
+          "</s:Body></s:Envelope>");
+    }
+  }
+
   std::size_t created() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return created_;
@@ -151,6 +209,10 @@ class mail_server {
   std::set<std::string> deleted() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return deleted_;
+  }
+  std::size_t dropped() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return dropped_;
   }
   std::map<std::string, std::size_t> faults() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -165,7 +227,9 @@ class mail_server {
     for (std::size_t i = 0; i < n && created_ < options_.mails; ++i) {
       const auto k = std::uniform_int_distribution<std::size_t>(0, options_.mailboxes - 1)(rng_);
       const std::string id = "MAIL-" + std::to_string(k) + "-" + std::to_string(created_++);
-      pending_[k].push_back(id);
+      store_[k].push_back(id);
+      if (!expired_.count(k)) pending_[k].push_back(id);
+      else ++dropped_;
       if (std::uniform_int_distribution<int>(0, 49)(rng_) == 0) deleted_.insert(id);
     }
   }
@@ -187,9 +251,16 @@ class mail_server {
   }
 
   std::optional<rt::chunk> next_chunk(const std::vector<std::size_t>& subs, std::size_t envelopes, int which,
-                                      std::size_t i) {
+                                      std::size_t lost_sub, std::size_t i) {
     std::lock_guard<std::mutex> lock(mutex_);
     rt::chunk c;
+    if (which == 4 && i == envelopes / 2) {
+      // The server forgets the subscription and what it had queued for it;
+      // mails keep arriving in the mailbox but no longer on any stream.
+      expired_.insert(lost_sub);
+      dropped_ += pending_[lost_sub].size();
+      pending_[lost_sub].clear();
+    }
     if (i < envelopes) {
       c.after = 10ms;
       create_mails();
@@ -214,6 +285,9 @@ class mail_server {
       case 2:
         c.data = wire::closed();
         return c;
+      case 4:
+        c.data = wire::error_message("ErrorSubscriptionNotFound", {"SUB-" + std::to_string(lost_sub)});
+        return c;
       default:
         return std::nullopt;
     }
@@ -221,10 +295,14 @@ class mail_server {
 
   soak_options options_;
   mutable std::mutex mutex_;
-  std::mt19937_64 rng_;
+  std::mt19937_64 rng_;        // mail creation, in stream order
+  std::mt19937_64 fetch_rng_;  // GetItem faults, apart so fetch timing does not shift the mails
   std::size_t created_ = 0;
   std::size_t streams_ = 0;
   std::map<std::size_t, std::deque<std::string>> pending_;
+  std::map<std::size_t, std::vector<std::string>> store_;  // every mail, per mailbox
+  std::set<std::size_t> expired_;
+  std::size_t dropped_ = 0;  // mails no stream will carry (expired subscriptions)
   std::set<std::string> deleted_;
   std::map<std::string, std::size_t> faults_;
 };
@@ -243,6 +321,7 @@ bool parse_args(int argc, char** argv, soak_options& o) {
     else if (a == "--mailboxes") o.mailboxes = v;
     else if (a == "--seed") o.seed = v;
     else if (a == "--limit") o.limit = std::chrono::seconds(v);
+    else if (a == "--expiry") o.expiry = v != 0;
     else return false;
   }
   return argc % 2 == 1 && o.mails > 0 && o.mailboxes > 0 && o.mailboxes <= 200;
@@ -253,7 +332,7 @@ bool parse_args(int argc, char** argv, soak_options& o) {
 int main(int argc, char** argv) {
   soak_options opt;
   if (!parse_args(argc, argv, opt)) {
-    std::fprintf(stderr, "usage: ews-soak [--mails M] [--mailboxes K (1..200)] [--seed S] [--limit SECONDS]\n");
+    std::fprintf(stderr, "usage: ews-soak [--mails M] [--mailboxes K (1..200)] [--seed S] [--limit SECONDS] [--expiry 0|1]\n");
     return 2;
   }
 
@@ -262,6 +341,7 @@ int main(int argc, char** argv) {
   server.on("Subscribe", [&](const rt::received_request& r) { return mails.subscribe(r); });
   server.on("GetStreamingEvents", [&](const rt::received_request& r) { return mails.get_streaming_events(r); });
   server.on("GetItem", [&](const rt::received_request& r) { return mails.get_item(r); });
+  server.on("SyncFolderItems", [&](const rt::received_request& r) { return mails.sync_folder_items(r); });
   server.on("Unsubscribe", [](const rt::received_request&) { return rt::soap_response(wire::unsubscribe_response()); });
 
   ews::listener_options o;
@@ -289,9 +369,52 @@ int main(int argc, char** argv) {
       case ews::outcome_kind::skipped: break;
     }
   });
-  l.on_gap([&](const ews::gap&) { ++gaps; });
+  // Gaps are reconciled on a thread of ours (never the listener's): one
+  // SyncFolderItems pass whose findings go through the listener's fetcher.
+  std::mutex gap_mutex;
+  std::condition_variable gap_cv;
+  std::deque<ews::gap> pending_gaps;
+  bool stopping = false;
+  std::atomic<std::uint64_t> reconciled{0}, reconcile_failures{0};
+  l.on_gap([&](const ews::gap& g) {
+    ++gaps;
+    std::lock_guard<std::mutex> lock(gap_mutex);
+    pending_gaps.push_back(g);
+    gap_cv.notify_one();
+  });
   l.on_error([&](const ews::error_info&) { ++errors; });
   l.start();
+
+  ews::soap::http_transport_options to;
+  to.allow_insecure_http = true;  // the replay server is plain http on 127.0.0.1
+  ews::soap::service_options so;
+  so.url = server.url();
+  so.http = ews::soap::make_http_transport(to);
+  ews::reconcile_options ro;
+  ro.service = std::make_shared<ews::soap::service_client>(std::move(so));
+  ro.store = ews::make_memory_checkpoint_store();
+  ro.events = {ews::event_type::new_mail};
+  ro.sink = [&](ews::mailbox_event&& e) { return l.fetcher()->offer(std::move(e)); };
+  ro.drain = [&] { return l.fetcher()->drain(std::chrono::seconds(30)); };
+  ews::reconciler reconciler(std::move(ro));
+  std::thread reconcile_thread([&] {
+    std::unique_lock<std::mutex> lock(gap_mutex);
+    for (;;) {
+      gap_cv.wait(lock, [&] { return stopping || !pending_gaps.empty(); });
+      if (stopping) return;
+      auto g = pending_gaps.front();
+      pending_gaps.pop_front();
+      lock.unlock();
+      try {
+        reconciler.reconcile(g, ews::context{});
+        ++reconciled;
+      } catch (const std::exception& e) {
+        ++reconcile_failures;
+        std::fprintf(stderr, "reconcile failed: %s\n", e.what());
+      }
+      lock.lock();
+    }
+  });
 
   // Done when every mail has an outcome (fetched or gone), or at the limit.
   const auto deadline = std::chrono::steady_clock::now() + opt.limit;
@@ -306,6 +429,12 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(50ms);
   }
   const auto counters = l.counters();
+  {
+    std::lock_guard<std::mutex> lock(gap_mutex);
+    stopping = true;
+    gap_cv.notify_one();
+  }
+  reconcile_thread.join();
   l.stop();
   server.stop();
 
@@ -330,6 +459,9 @@ int main(int argc, char** argv) {
 
   std::fprintf(stderr, "faults:");
   for (const auto& f : mails.faults()) std::fprintf(stderr, " %s %zu,", f.first.c_str(), f.second);
+  std::fprintf(stderr, " reconciled %llu (failed %llu) for %zu mails no stream carried,",
+               static_cast<unsigned long long>(reconciled.load()),
+               static_cast<unsigned long long>(reconcile_failures.load()), mails.dropped());
   std::fprintf(stderr, " failed outcomes %zu, errors reported %llu, streams %llu\n", failed.size(),
                static_cast<unsigned long long>(errors.load()),
                static_cast<unsigned long long>(counters.streaming.connections));
