@@ -114,8 +114,9 @@ class mail_server {
     const char* names[] = {"reset mid-envelope", "silence", "Closed", "end", "expired"};
     ++faults_[names[which]];
     resp.end = which == 0 ? rt::ending::reset : which >= 3 ? rt::ending::final : rt::ending::hold;
-    resp.more_chunks = [this, subs, envelopes, which, lost_sub](std::size_t i) -> std::optional<rt::chunk> {
-      return next_chunk(subs, envelopes, which, lost_sub, i);
+    auto sent = std::make_shared<std::vector<std::pair<std::size_t, std::string>>>();
+    resp.more_chunks = [this, subs, envelopes, which, lost_sub, sent](std::size_t i) -> std::optional<rt::chunk> {
+      return next_chunk(subs, envelopes, which, lost_sub, *sent, i);
     };
     return resp;
   }
@@ -234,13 +235,14 @@ class mail_server {
     }
   }
 
-  // Takes up to 50 pending events of these subscriptions as notifications.
+  // Takes up to 50 pending events per subscription as notifications,
+  // appending them to `taken`.
   std::string take_events(const std::vector<std::size_t>& subs, std::vector<std::pair<std::size_t, std::string>>& taken) {
     std::string notifications;
     for (auto k : subs) {
       auto& q = pending_[k];
       std::string events;
-      while (!q.empty() && taken.size() < 50) {
+      for (std::size_t n = 0; !q.empty() && n < 50; ++n) {
         events += wire::new_mail_event(q.front(), "CK1");
         taken.emplace_back(k, q.front());
         q.pop_front();
@@ -251,7 +253,8 @@ class mail_server {
   }
 
   std::optional<rt::chunk> next_chunk(const std::vector<std::size_t>& subs, std::size_t envelopes, int which,
-                                      std::size_t lost_sub, std::size_t i) {
+                                      std::size_t lost_sub, std::vector<std::pair<std::size_t, std::string>>& sent,
+                                      std::size_t i) {
     std::lock_guard<std::mutex> lock(mutex_);
     rt::chunk c;
     if (which == 4 && i == envelopes / 2) {
@@ -264,20 +267,20 @@ class mail_server {
     if (i < envelopes) {
       c.after = 10ms;
       create_mails();
-      std::vector<std::pair<std::size_t, std::string>> taken;
-      const auto notifications = take_events(subs, taken);
+      const auto notifications = take_events(subs, sent);
       c.data = notifications.empty() ? wire::keep_alive() : wire::events(notifications);
       return c;
     }
     if (i > envelopes) return std::nullopt;
     switch (which) {
-      case 0: {  // half an envelope, then RST; its events go back to the queue
-        std::vector<std::pair<std::size_t, std::string>> taken;
-        const auto notifications = take_events(subs, taken);
-        const auto full = wire::events(notifications);
-        for (auto it = taken.rbegin(); it != taken.rend(); ++it) pending_[it->first].push_front(it->second);
+      case 0: {  // half an envelope, then RST
+        const auto full = wire::events(take_events(subs, sent));
         c.data = full.substr(0, full.size() / 2);
-        c.after = 200ms;  // the client has read the whole envelopes before the RST
+        // An RST may discard what the client had not read yet (a paused or
+        // slow reader), so the server cannot know what arrived: everything
+        // this stream carried goes back to the queue and the fetcher's dedupe
+        // window drops what was delivered already.
+        for (auto it = sent.rbegin(); it != sent.rend(); ++it) pending_[it->first].push_front(it->second);
         return c;
       }
       case 1:  // silence: hold with nothing more (the heartbeat timeout ends it)
