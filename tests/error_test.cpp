@@ -23,6 +23,16 @@ BOOST_AUTO_TEST_CASE(code_name_prefers_the_ews_response_code) {
   BOOST_TEST(info.code_name() == "ErrorFromTheFuture");
 }
 
+BOOST_AUTO_TEST_CASE(retryable_follows_the_kind_and_the_transient_flag) {
+  for (auto kind : {ews::errc::throttled, ews::errc::connect_failed, ews::errc::connection_reset,
+                    ews::errc::closed_mid_body, ews::errc::timeout})
+    BOOST_TEST(ews::make_error(kind, "x").retryable(), ews::to_string(kind));
+  for (auto kind : {ews::errc::authentication, ews::errc::redirect, ews::errc::tls_failure, ews::errc::cancelled,
+                    ews::errc::malformed_xml, ews::errc::ews_error})
+    BOOST_TEST(!ews::make_error(kind, "x").retryable(), ews::to_string(kind));
+  BOOST_TEST(ews::make_error(ews::errc::ews_error, "ErrorMailboxStoreUnavailable", true).retryable());
+}
+
 BOOST_AUTO_TEST_CASE(exception_carries_the_info) {
   auto info = ews::make_error(ews::errc::http_status, "HTTP 503 Service Unavailable", true);
   info.http_status = 503;

@@ -56,6 +56,19 @@ errc error_info::kind() const noexcept {
   return code.category() == ews_category() ? static_cast<errc>(code.value()) : errc{};
 }
 
+bool error_info::retryable() const noexcept {
+  switch (kind()) {
+    case errc::throttled:
+    case errc::connect_failed:
+    case errc::connection_reset:
+    case errc::closed_mid_body:
+    case errc::timeout:
+      return true;
+    default:
+      return transient;
+  }
+}
+
 std::string error_info::code_name() const {
   if (!response_code_text.empty()) return response_code_text;
   if (ews_code) return std::string(to_string(*ews_code));

@@ -5,13 +5,8 @@
 namespace ews::detail {
 
 failure_action classify_request_failure(const error_info& e) {
+  if (e.retryable()) return failure_action::retry;
   switch (e.kind()) {
-    case errc::throttled:
-    case errc::connect_failed:
-    case errc::connection_reset:
-    case errc::closed_mid_body:
-    case errc::timeout:
-      return failure_action::retry;
     case errc::http_status:
       return e.http_status >= 500 || e.transient ? failure_action::retry : failure_action::fail;
     // An id the builder refuses, an answer too large or unreadable: the cause
@@ -28,7 +23,7 @@ failure_action classify_request_failure(const error_info& e) {
     case errc::insecure_url:
       return failure_action::fail;
     default:
-      return e.transient ? failure_action::retry : failure_action::fail;
+      return failure_action::fail;
   }
 }
 

@@ -20,20 +20,6 @@ error_info invalid_option(const std::string& name, const std::string& why) {
   return make_error(errc::invalid_argument, "sync_poller_options::" + name + " " + why);
 }
 
-// Failures that the same request may get past after a wait.
-bool retryable(const error_info& e) {
-  switch (e.kind()) {
-    case errc::throttled:
-    case errc::connect_failed:
-    case errc::connection_reset:
-    case errc::closed_mid_body:
-    case errc::timeout:
-      return true;
-    default:
-      return e.transient;
-  }
-}
-
 bool contains(const std::vector<event_type>& types, event_type t) {
   return std::find(types.begin(), types.end(), t) != types.end();
 }
@@ -164,7 +150,7 @@ struct sync_poller::impl {
           return rejected;
         }
       }
-      if (!retryable(*failure) || attempt >= options.retry.max_retries || ctx.done()) {
+      if (!failure->retryable() || attempt >= options.retry.max_retries || ctx.done()) {
         if (ctx.done()) throw ews::error(detail::context_error(ctx));
         throw ews::error(std::move(*failure));
       }

@@ -80,6 +80,11 @@ struct error_info {
 
   /// `errc` of `code`, or 0 when the code is from another category.
   errc kind() const noexcept;
+  /// Whether the same request may get past this failure after a wait: the
+  /// server said so (`transient`), it throttled us, or the connection failed
+  /// (refused, reset, cut mid-body, timed out). The one rule every retry
+  /// loop of the library uses.
+  bool retryable() const noexcept;
   /// "ErrorServerBusy" style text for logs and JSON: the ResponseCode text if
   /// any, else the errc name.
   std::string code_name() const;
