@@ -46,6 +46,25 @@ BOOST_AUTO_TEST_CASE(evicts_the_oldest_when_full) {
   BOOST_TEST(w.snapshot() == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(erased_keys_are_forgotten_and_the_rest_keep_their_order) {
+  ews::dedupe_window w(4);
+  // Full and wrapped: the ring's oldest slot is no longer slot 0.
+  for (const char* id : {"1", "2", "3", "4", "5", "6"}) BOOST_TEST(w.insert(id, "ck"));
+  w.erase_keys({ews::dedupe_window::make_key("4", "ck"), ews::dedupe_window::make_key("6", "ck"),
+                ews::dedupe_window::make_key("never", "ck")});
+  BOOST_TEST(w.size() == 2u);
+  BOOST_TEST(!w.contains("4", "ck"));
+  BOOST_TEST(w.insert("4", "ck"));  // no longer a duplicate
+  BOOST_TEST(w.insert("7", "ck"));  // room again, nothing evicted
+  BOOST_TEST(w.contains("3", "ck"));
+  const std::vector<std::string> expected{"1:3ck", "1:5ck", "1:4ck", "1:7ck"};
+  BOOST_TEST(w.snapshot() == expected, boost::test_tools::per_element());
+  // Full again: the oldest (3) goes first.
+  BOOST_TEST(w.insert("8", "ck"));
+  BOOST_TEST(!w.contains("3", "ck"));
+  BOOST_TEST(w.size() == 4u);
+}
+
 BOOST_AUTO_TEST_CASE(memory_stays_bounded_over_many_inserts) {
   ews::dedupe_window w(1000);
   for (int i = 0; i < 100000; ++i) w.insert("item-" + std::to_string(i), "ck");

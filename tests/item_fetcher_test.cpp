@@ -4,6 +4,7 @@
 // GetItem answers are generated from recorded server answers
 // (gromox 04-getitem, Exchange Online MailAPITest/APITest recordings).
 
+#include <ews/dedupe_window.hpp>
 #include <ews/item_fetcher.hpp>
 #include <ews/soap/service_client.hpp>
 #include <ews/testing/replay_server.hpp>
@@ -829,6 +830,80 @@ BOOST_AUTO_TEST_CASE(stop_abandons_and_reports_what_is_pending) {
   rig.clock->advance(1s);  // the cancelled linger timer does nothing
   BOOST_TEST(rig.http->request_count() == 0u);
   rig.fetcher->stop();  // idempotent
+}
+
+BOOST_AUTO_TEST_CASE(oldest_unresolved_follows_the_oldest_event_not_yet_handled) {
+  fake_rig rig;
+  BOOST_TEST(!rig.fetcher->oldest_unresolved().has_value());
+  const auto before = std::chrono::system_clock::now();
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(1), ck_n(1))));
+  const auto after_first = std::chrono::system_clock::now();
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(2), ck_n(2))));
+  const auto oldest = rig.fetcher->oldest_unresolved();
+  BOOST_REQUIRE(oldest.has_value());
+  BOOST_TEST((*oldest >= before && *oldest <= after_first));  // the first offer's time, not the second's
+  rig.clock->advance(5ms);
+  BOOST_REQUIRE(rig.outcomes.wait_for(2));
+  BOOST_REQUIRE(rig.fetcher->drain(5s));
+  BOOST_TEST(!rig.fetcher->oldest_unresolved().has_value());
+}
+
+// An outcome fetched but never handed to the handler must not stay in the
+// dedupe window: saved with it, a restart would drop the reconcile's re-offer
+// of that item as a duplicate, and the item would be lost.
+BOOST_AUTO_TEST_CASE(outcomes_dropped_at_stop_leave_the_dedupe_window_and_hold_the_watermark) {
+  std::mutex gate_mutex;
+  std::condition_variable gate_cv;
+  bool open = false;
+  std::atomic<int> handled{0};
+  fake_rig rig([&](ews::item_fetcher_options& o) {
+    o.on_outcome = [&](item_outcome&&) {
+      std::unique_lock<std::mutex> lock(gate_mutex);
+      gate_cv.wait_for(lock, 20s, [&] { return open; });
+      ++handled;
+    };
+  });
+  const auto before = std::chrono::system_clock::now();
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(i), ck_n(i))));
+  rig.clock->advance(5ms);
+  // One outcome in the (blocked) handler, two waiting behind it.
+  BOOST_REQUIRE(eventually([&] { return rig.fetcher->counters().queue_depth == 2u; }));
+
+  std::thread stopper([&] { rig.fetcher->stop(); });
+  // stop() has begun once offers are refused (a probe taken before that is
+  // simply abandoned too).
+  int probe = 100;
+  BOOST_REQUIRE(eventually([&] { return !rig.fetcher->offer(new_mail(id_n(probe++), ck_n(0))); }));
+  {
+    std::lock_guard<std::mutex> lock(gate_mutex);
+    open = true;
+  }
+  gate_cv.notify_all();
+  stopper.join();
+
+  BOOST_TEST(handled.load() == 1);  // the running call finished; no other started
+  BOOST_TEST(rig.fetcher->counters().abandoned >= 2u);
+  const auto oldest = rig.fetcher->oldest_unresolved();
+  BOOST_REQUIRE(oldest.has_value());  // stays, for good, at the abandoned events
+  BOOST_TEST((*oldest >= before && *oldest <= std::chrono::system_clock::now()));
+
+  const auto saved = rig.fetcher->dedupe_snapshot();
+  const auto has = [&](int n) {
+    return std::count(saved.begin(), saved.end(), ews::dedupe_window::make_key(id_n(n), ck_n(n))) == 1;
+  };
+  BOOST_TEST(has(0));   // delivered
+  BOOST_TEST(!has(1));  // fetched, never handled
+  BOOST_TEST(!has(2));
+
+  // The restart: what was handled is a duplicate, the rest is fetched again.
+  fake_rig second;
+  second.fetcher->restore_dedupe(saved);
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE(second.fetcher->offer(new_mail(id_n(i), ck_n(i))));
+  second.clock->advance(5ms);
+  BOOST_REQUIRE(second.outcomes.wait_for(2));
+  BOOST_REQUIRE(second.fetcher->drain(5s));
+  BOOST_TEST(second.fetcher->counters().duplicates == 1u);
+  BOOST_TEST(second.fetcher->counters().fetched == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(restored_dedupe_keys_survive_a_restart) {

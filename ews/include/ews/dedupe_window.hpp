@@ -52,6 +52,12 @@ class dedupe_window {
   std::size_t capacity() const noexcept { return capacity_; }
   void clear() noexcept;
 
+  /// Forgets these keys (those not remembered are ignored); the rest keep
+  /// their order. For work that was remembered but never reached the
+  /// application (a fetcher stopped before delivering it): keeping its key
+  /// would make a later re-offer look like a duplicate. O(size()).
+  void erase_keys(const std::vector<std::string>& keys);
+
   /// The keys, oldest first.
   std::vector<std::string> snapshot() const;
   /// Inserts `keys` in order (oldest first, as snapshot() gives them) after

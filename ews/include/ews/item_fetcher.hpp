@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -171,11 +172,21 @@ class item_fetcher {
   /// joins the workers; waits for a handler call already running, but starts
   /// no other. What was still in progress is counted in `abandoned` and
   /// reported once to on_error (errc::cancelled): a listener reports the gap
-  /// it leaves. Call drain() first for a graceful end. Idempotent; bounded by
+  /// it leaves. Items fetched but not yet handed to the handler leave the
+  /// dedupe window again, so a later offer (a reconcile after a restart)
+  /// fetches them instead of dropping them. Call drain() first for a
+  /// graceful end. Idempotent; bounded by
   /// how fast the transport honours cancellation and the running handler.
   void stop();
 
   item_fetcher_counters counters() const;
+
+  /// When the oldest event offered and not yet through the handler arrived
+  /// (wall clock, taken at offer()); after stop(), the oldest event it
+  /// abandoned, for good. nullopt when there is neither. A checkpoint's
+  /// "delivered up to" time must not be later than this (see
+  /// listener::delivered_through).
+  std::optional<std::chrono::system_clock::time_point> oldest_unresolved() const;
 
   /// The dedupe window's keys (oldest first), for a checkpoint store.
   std::vector<std::string> dedupe_snapshot() const;

@@ -45,6 +45,24 @@ void dedupe_window::clear() noexcept {
   head_ = 0;
 }
 
+void dedupe_window::erase_keys(const std::vector<std::string>& keys) {
+  std::unordered_set<const std::string*> doomed;
+  for (const auto& k : keys)
+    if (auto it = keys_.find(k); it != keys_.end()) doomed.insert(&*it);
+  if (doomed.empty()) return;
+  // Rebuild the ring oldest first without them; it is no longer full, so
+  // inserts append again from head_ 0.
+  std::vector<const std::string*> kept;
+  kept.reserve(ring_.size() - doomed.size());
+  for (std::size_t i = 0; i < ring_.size(); ++i) {
+    const std::string* p = ring_[(head_ + i) % ring_.size()];
+    if (!doomed.count(p)) kept.push_back(p);
+  }
+  for (const std::string* p : doomed) keys_.erase(*p);
+  ring_ = std::move(kept);
+  head_ = 0;
+}
+
 std::vector<std::string> dedupe_window::snapshot() const {
   std::vector<std::string> out;
   out.reserve(ring_.size());

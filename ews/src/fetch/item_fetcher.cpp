@@ -6,6 +6,7 @@
 #include <ews/soap/service_client.hpp>
 
 #include "fetch/retry_policy.hpp"
+#include "fetch/unresolved_times.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -57,6 +58,13 @@ struct entry {
   mailbox_event source;
   std::string key;   // dedupe key of the version the event named
   int attempts = 0;  // retries so far
+  std::uint64_t ticket = 0;  // in unresolved_times until its outcome is handled
+};
+
+// An outcome waiting for the handler.
+struct ready_outcome {
+  item_outcome outcome;
+  std::uint64_t ticket = 0;
 };
 
 struct batch {
@@ -131,16 +139,16 @@ struct item_fetcher::impl {
       }
       ++counts.submitted;
       if (!is_fetchable(event.event)) {
-        accept_locked();
-        push_locked(item_outcome{outcome_kind::skipped, std::move(event), std::nullopt, std::nullopt});
+        const auto ticket = accept_locked();
+        push_locked(item_outcome{outcome_kind::skipped, std::move(event), std::nullopt, std::nullopt}, ticket);
         return true;
       }
       const item_id& id = event.event.item;
       if (id.id.empty()) {
-        accept_locked();
+        const auto ticket = accept_locked();
         auto err = make_error(errc::unexpected_response,
                               std::string(to_string(event.event.type)) + " event without an ItemId");
-        push_locked(item_outcome{outcome_kind::failed, std::move(event), std::nullopt, std::move(err)});
+        push_locked(item_outcome{outcome_kind::failed, std::move(event), std::nullopt, std::move(err)}, ticket);
         return true;
       }
       std::string key = dedupe_window::make_key(id.id, id.change_key);
@@ -149,13 +157,13 @@ struct item_fetcher::impl {
         log_debug([&] { return "duplicate notification for item " + describe(id) + " dropped"; });
         return true;
       }
-      accept_locked();
+      const auto ticket = accept_locked();
       fetching.insert(key);
       std::string mailbox = event.mailbox;
       auto [slot_it, fresh] = pending.try_emplace(std::move(mailbox));
       pending_slot& slot = slot_it->second;
       if (fresh) slot.entries.reserve(std::min(options.batch_size, std::size_t{64}));
-      slot.entries.push_back(entry{std::move(event), std::move(key), 0});
+      slot.entries.push_back(entry{std::move(event), std::move(key), 0, ticket});
       if (slot.entries.size() >= options.batch_size || options.linger.count() == 0) {
         dispatch_pending_locked(slot_it);
       } else if (!slot.timer) {
@@ -170,9 +178,10 @@ struct item_fetcher::impl {
     return true;
   }
 
-  void accept_locked() {
+  std::uint64_t accept_locked() {
     ++in_progress;
     counts.peak_in_progress = std::max(counts.peak_in_progress, in_progress);
+    return unresolved.enter(std::chrono::system_clock::now());
   }
 
   // Moves a mailbox's partial batch to the send queue.
@@ -327,6 +336,7 @@ struct item_fetcher::impl {
       fetching.erase(e.key);
       ++counts.duplicates;
       log_debug([&] { return "item " + describe(got) + " already delivered in this version"; });
+      unresolved.leave(e.ticket);
       release_locked(1);
       return;
     }
@@ -335,17 +345,17 @@ struct item_fetcher::impl {
 
   void finish_locked(entry& e, outcome_kind kind, std::optional<item> value, std::optional<error_info> err) {
     fetching.erase(e.key);
-    push_locked(item_outcome{kind, std::move(e.source), std::move(value), std::move(err)});
+    push_locked(item_outcome{kind, std::move(e.source), std::move(value), std::move(err)}, e.ticket);
   }
 
-  void push_locked(item_outcome&& outcome) {
+  void push_locked(item_outcome&& outcome, std::uint64_t ticket) {
     switch (outcome.kind) {
       case outcome_kind::fetched: ++counts.fetched; break;
       case outcome_kind::gone: ++counts.gone; break;
       case outcome_kind::failed: ++counts.failed; break;
       case outcome_kind::skipped: ++counts.skipped; break;
     }
-    ready.push_back(std::move(outcome));
+    ready.push_back(ready_outcome{std::move(outcome), ticket});
     outcome_ready.notify_one();
   }
 
@@ -440,12 +450,13 @@ struct item_fetcher::impl {
     for (;;) {
       outcome_ready.wait(lock, [&] { return stopping || !ready.empty(); });
       if (stopping) return;
-      item_outcome outcome = std::move(ready.front());
+      ready_outcome next = std::move(ready.front());
       ready.pop_front();
       lock.unlock();
       deferred after;
-      deliver(std::move(outcome), after);
+      deliver(std::move(next.outcome), after);
       lock.lock();
+      unresolved.leave(next.ticket);
       release_locked(1);
       take_ready_locked(after);
       if (after.ready || !after.errors.empty()) {
@@ -552,6 +563,8 @@ struct item_fetcher::impl {
       abandoned = in_progress;
       counts.abandoned += abandoned;
       in_progress = 0;
+      forget_undelivered_locked();
+      unresolved.abandon_all();
       pending.clear();
       send_queue.clear();
       waiting.clear();
@@ -562,6 +575,26 @@ struct item_fetcher::impl {
       report(make_error(errc::cancelled, "the item fetcher stopped with " + std::to_string(abandoned) +
                                              " notifications not yet delivered"));
     }
+  }
+
+  // Outcomes fetched but never handed to the handler put their versions in
+  // the window; a snapshot saved now would make the restart drop them as
+  // duplicates when a reconcile offers them again: lost. Forget them.
+  void forget_undelivered_locked() {
+    std::vector<std::string> keys;
+    for (const ready_outcome& r : ready) {
+      const item_outcome& o = r.outcome;
+      if (o.kind != outcome_kind::fetched && o.kind != outcome_kind::gone) continue;
+      const item_id& named = o.source.event.item;
+      keys.push_back(dedupe_window::make_key(named.id, named.change_key));
+      if (o.value && !o.value->id.id.empty()) keys.push_back(dedupe_window::make_key(o.value->id.id, o.value->id.change_key));
+    }
+    window.erase_keys(keys);
+  }
+
+  std::optional<std::chrono::system_clock::time_point> oldest_unresolved() const {
+    std::lock_guard<std::mutex> lock(mutex);
+    return unresolved.oldest();
   }
 
   bool drain(std::chrono::milliseconds timeout) {
@@ -609,7 +642,8 @@ struct item_fetcher::impl {
   std::unordered_map<std::string, pending_slot> pending;  // by mailbox
   std::deque<batch> send_queue;
   std::map<std::uint64_t, retry_slot> waiting;  // batches waiting for their back-off
-  std::deque<item_outcome> ready;
+  std::deque<ready_outcome> ready;
+  detail::unresolved_times unresolved;  // arrival of every accepted event not yet handled
   std::uint64_t last_generation = 0;
   std::minstd_rand rng;
 
@@ -653,6 +687,10 @@ void item_fetcher::flush() { impl_->flush(); }
 bool item_fetcher::drain(std::chrono::milliseconds timeout) { return impl_->drain(timeout); }
 void item_fetcher::stop() { impl_->stop(); }
 item_fetcher_counters item_fetcher::counters() const { return impl_->snapshot(); }
+
+std::optional<std::chrono::system_clock::time_point> item_fetcher::oldest_unresolved() const {
+  return impl_->oldest_unresolved();
+}
 
 std::vector<std::string> item_fetcher::dedupe_snapshot() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
