@@ -12,6 +12,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -559,6 +560,59 @@ BOOST_AUTO_TEST_CASE(slow_handler_pauses_the_stream_without_loss) {
     for (int i = 0; i < 40 && i < static_cast<int>(got.size()); ++i) BOOST_TEST(got[i] == "M" + std::to_string(i));
   }
   l.stop();
+}
+
+// delivered_through() is what a checkpoint may record: keep-alives keep
+// coming, but while notifications wait for a blocked handler it stays at or
+// before their arrival; once they are handled it moves on.
+BOOST_AUTO_TEST_CASE(delivered_through_waits_for_queued_notifications) {
+  const std::string keep_alive = read_file(gromox_dir + "stream.chunk-01.xml");
+  std::vector<rt::chunk> chunks{chunk_of(keep_alive)};
+  std::string burst;
+  for (int i = 0; i < 10; ++i)
+    burst += ews::test::wire::events(ews::test::wire::notification(
+        gromox_id, ews::test::wire::new_mail_event("M" + std::to_string(i))));
+  chunks.push_back(chunk_of(burst));
+  for (int i = 0; i < 100; ++i) {  // 10 s of keep-alives, one every 100 ms
+    auto c = chunk_of(keep_alive);
+    c.after = 100ms;
+    chunks.push_back(std::move(c));
+  }
+  rt::scenario s;
+  s.exchanges.push_back(exchange_of("Subscribe", rt::soap_response(read_file(gromox_dir + "subscribe.response.xml"))));
+  s.exchanges.push_back(exchange_of("GetStreamingEvents", held_stream(chunks)));
+  rt::replay_server server(s);
+  server.on("Unsubscribe", [](const rt::received_request&) {
+    return rt::soap_response(ews::test::wire::unsubscribe_response());
+  });
+  ews::listener l(options_for(server, std::make_shared<ews::manual_clock>()));
+  BOOST_TEST(!l.delivered_through().has_value());
+  std::atomic<bool> gate{false};
+  std::atomic<int> handled{0};
+  l.on_notification([&](const ews::mailbox_event&) {
+    eventually([&] { return gate.load(); }, 10s);
+    ++handled;
+  });
+  const auto started = std::chrono::system_clock::now();
+  l.start();
+  // One notification in the handler, nine queued behind it.
+  BOOST_REQUIRE(eventually([&] { return l.counters().queue_depth == 9u; }, 10s));
+  const auto queued_by = std::chrono::system_clock::now();
+  const auto envelopes = l.counters().streaming.envelopes;
+  BOOST_REQUIRE(eventually([&] { return l.counters().streaming.envelopes >= envelopes + 3; }, 10s));
+  const auto held = l.delivered_through();
+  BOOST_REQUIRE(held.has_value());
+  BOOST_TEST((*held >= started && *held <= queued_by));  // not the keep-alives' time
+
+  gate = true;
+  BOOST_REQUIRE(eventually([&] { return handled.load() == 10; }, 10s));
+  const auto handled_by = std::chrono::system_clock::now();
+  BOOST_REQUIRE(eventually([&] {
+    const auto t = l.delivered_through();
+    return t && *t > handled_by;  // a keep-alive after the queue emptied
+  }, 10s));
+  l.stop();
+  BOOST_TEST(l.delivered_through().has_value());
 }
 
 // 401 on the stream: one credential refresh, then a fatal error; run() throws it.

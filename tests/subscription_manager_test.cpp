@@ -14,6 +14,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 
 using namespace std::chrono_literals;
 namespace soap = ews::soap;
@@ -189,6 +190,24 @@ struct harness {
     if (manager) manager->stop();
   }
 };
+
+// The server refuses `mailbox`'s Subscribe for good (no such mailbox).
+void refuse_subscribe_for(harness& h, std::string mailbox) {
+  h.server.override_reply = [mailbox](const soap::http_request& r) -> std::optional<ews::result<soap::http_response>> {
+    if (smtp_of(r.body) != mailbox || r.body.find("StreamingSubscriptionRequest") == std::string::npos)
+      return std::nullopt;
+    soap::http_response resp;
+    resp.head.status = 200;
+    resp.body =
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+        "<m:SubscribeResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\">"
+        "<m:ResponseMessages><m:SubscribeResponseMessage ResponseClass=\"Error\"><m:MessageText>No mailbox"
+        "</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode><m:DescriptiveLinkKey>0"
+        "</m:DescriptiveLinkKey></m:SubscribeResponseMessage></m:ResponseMessages></m:SubscribeResponse>"
+        "</s:Body></s:Envelope>";
+    return std::optional<ews::result<soap::http_response>>(resp);
+  };
+}
 
 }  // namespace
 
@@ -538,20 +557,7 @@ BOOST_AUTO_TEST_CASE(two_hundred_and_one_mailboxes_use_two_connections_with_affi
 
 BOOST_AUTO_TEST_CASE(a_refused_mailbox_is_reported_and_the_others_stream) {
   harness h;
-  h.server.override_reply = [](const soap::http_request& r) -> std::optional<ews::result<soap::http_response>> {
-    if (smtp_of(r.body) != "ghost@example.com" || r.body.find("StreamingSubscriptionRequest") == std::string::npos)
-      return std::nullopt;
-    soap::http_response resp;
-    resp.head.status = 200;
-    resp.body =
-        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
-        "<m:SubscribeResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\">"
-        "<m:ResponseMessages><m:SubscribeResponseMessage ResponseClass=\"Error\"><m:MessageText>No mailbox"
-        "</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode><m:DescriptiveLinkKey>0"
-        "</m:DescriptiveLinkKey></m:SubscribeResponseMessage></m:ResponseMessages></m:SubscribeResponse>"
-        "</s:Body></s:Envelope>";
-    return std::optional<ews::result<soap::http_response>>(resp);
-  };
+  refuse_subscribe_for(h, "ghost@example.com");
   h.start({"a@example.com", "ghost@example.com"});
   auto s0 = h.stream(0);
   BOOST_TEST(wire::subscription_ids(s0->request().body) == std::vector<std::string>{"SUB-a@example.com-1"});
@@ -564,6 +570,25 @@ BOOST_AUTO_TEST_CASE(a_refused_mailbox_is_reported_and_the_others_stream) {
   BOOST_TEST(s0->data(wire::closed()));
   h.transport->wait_stream(1);
   BOOST_TEST(h.transport->sent_count("<t:SmtpAddress>ghost@example.com<") == 2u);
+}
+
+// How far every subscription's events have reached the sink: nothing before
+// the subscriptions exist (a mailbox refused for good does not hold it back),
+// then the oldest envelope heard per subscription.
+BOOST_AUTO_TEST_CASE(streaming_through_follows_the_oldest_subscription_heard_from) {
+  harness h;
+  refuse_subscribe_for(h, "ghost@example.com");
+  const auto started = std::chrono::system_clock::now();
+  h.start({"a@example.com", "ghost@example.com"});
+  auto s0 = h.stream(0);
+  const auto subscribed = h.manager->streaming_through();
+  BOOST_REQUIRE(subscribed.has_value());
+  BOOST_TEST((*subscribed >= started));
+  std::this_thread::sleep_for(2ms);
+  const auto before_keep_alive = std::chrono::system_clock::now();
+  BOOST_TEST((*h.manager->streaming_through() < before_keep_alive));  // nothing heard since the Subscribe
+  BOOST_TEST(s0->data(wire::keep_alive()));
+  BOOST_TEST((*h.manager->streaming_through() >= before_keep_alive));
 }
 
 BOOST_AUTO_TEST_CASE(max_subscriptions_per_connection_is_configurable) {

@@ -25,6 +25,7 @@
 #include <ews/listener_options.hpp>
 #include <ews/soap/streaming_counters.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -78,7 +79,8 @@ class listener {
   /// Stops streaming, sends a best-effort Unsubscribe, and joins every thread
   /// the listener started. Returns within 2 s whatever the server does (plus
   /// a handler call already running). Queued notifications not yet handled
-  /// are dropped and counted in `abandoned`. Idempotent; may be called from
+  /// are dropped and counted in `abandoned`; delivered_through() stays at or
+  /// before them, so a checkpoint taken after stop() covers them. Idempotent; may be called from
   /// a handler (the dispatcher then ends after that handler returns).
   void stop();
   /// start(), then waits until `ctx` is cancelled or past its deadline, or a
@@ -92,6 +94,20 @@ class listener {
   /// they share its dedupe window; drain() it; persist dedupe_snapshot().
   item_fetcher* fetcher() noexcept;
   listener_counters counters() const;
+
+  /// The wall-clock time before which every event the server sent the
+  /// listener has been handed to the handlers: the oldest of each
+  /// subscription's last envelope heard (frozen while its stream is down or
+  /// paused), of notifications and gaps not yet handled, and of work stop()
+  /// dropped. nullopt until every subscription has been created once.
+  ///
+  /// What a checkpoint records as "last event time" so that a restart's gap
+  /// starts early enough: save min(delivered_through(), `since` of every
+  /// gap whose reconcile has not finished), never the current time, which may
+  /// be later than events still queued or dropped at stop(). The reconcile's
+  /// slack covers the remaining distance (the server's own notification delay
+  /// and clock skew). Also valid after stop(): read it then for the final save.
+  std::optional<std::chrono::system_clock::time_point> delivered_through() const;
 
  private:
   struct impl;

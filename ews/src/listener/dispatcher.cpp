@@ -32,7 +32,7 @@ bool dispatcher::offer(mailbox_event&& e) {
     refused_ = true;
     return false;
   }
-  events_.push_back(std::move(e));
+  events_.push_back(queued_event{std::move(e), unresolved_.enter(std::chrono::system_clock::now())});
   if (events_.size() > peak_) peak_ = events_.size();
   wake_.notify_one();
   return true;
@@ -46,7 +46,8 @@ void dispatcher::report(gap g) {
     options_.log(log_level::error, "gap report dropped: too many unhandled reports");
     return;
   }
-  controls_.emplace_back(std::move(g));
+  const auto ticket = unresolved_.enter(g.since);
+  controls_.push_back(queued_control{std::move(g), ticket});
   wake_.notify_one();
 }
 
@@ -57,7 +58,7 @@ void dispatcher::report(error_info e) {
     dropped_reports_++;
     return;
   }
-  controls_.emplace_back(std::move(e));
+  controls_.push_back(queued_control{std::move(e), 0});
   wake_.notify_one();
 }
 
@@ -73,10 +74,16 @@ void dispatcher::stop() {
                      std::to_string(events_.size()) + " queued notification(s) not handled at stop");
       events_.clear();
       controls_.clear();
+      unresolved_.abandon_all();
     }
   }
   wake_.notify_all();
   if (thread_.joinable() && thread_.get_id() != self) thread_.join();
+}
+
+std::optional<std::chrono::system_clock::time_point> dispatcher::oldest_unresolved() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return unresolved_.oldest();
 }
 
 void dispatcher::add_counters(listener_counters& c) const {
@@ -105,9 +112,10 @@ void dispatcher::run() {
     wake_.wait(lock, [this] { return stopping_ || !events_.empty() || !controls_.empty(); });
     if (stopping_) return;
     if (!controls_.empty()) {
-      control c = std::move(controls_.front());
+      queued_control next = std::move(controls_.front());
       controls_.pop_front();
       lock.unlock();
+      control& c = next.what;
       if (auto* g = std::get_if<gap>(&c)) {
         if (options_.on_gap) {
           try {
@@ -122,9 +130,11 @@ void dispatcher::run() {
         call_error_handler(std::get<error_info>(c));
       }
       lock.lock();
+      if (next.ticket) unresolved_.leave(next.ticket);
       continue;
     }
-    mailbox_event e = std::move(events_.front());
+    mailbox_event e = std::move(events_.front().event);
+    const std::uint64_t ticket = events_.front().ticket;
     events_.pop_front();
     const bool ready = refused_ && events_.size() <= options_.capacity / 2;
     if (ready) refused_ = false;
@@ -145,6 +155,7 @@ void dispatcher::run() {
     }
     if (threw) call_error_handler(make_error(errc::handler_failed, "the notification handler threw: " + what));
     lock.lock();
+    unresolved_.leave(ticket);
     delivered_++;
     if (threw) handler_errors_++;
   }

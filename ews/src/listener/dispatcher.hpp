@@ -3,6 +3,7 @@
 // handlers, fed by a bounded queue of notifications (the default event
 // stage) and a small queue of gaps and errors.
 
+#include "fetch/unresolved_times.hpp"
 #include "listener/event_stage.hpp"
 
 #include <ews/logging.hpp>
@@ -42,16 +43,29 @@ class dispatcher final : public event_stage {
   void report(gap g);
   void report(error_info e);
 
+  /// The oldest of: arrival of a queued notification, `since` of a gap not
+  /// yet handed to on_gap; for good after stop() dropped them.
+  std::optional<std::chrono::system_clock::time_point> oldest_unresolved() const;
+
  private:
   using control = std::variant<gap, error_info>;
+  struct queued_event {
+    mailbox_event event;
+    std::uint64_t ticket;  // in unresolved_
+  };
+  struct queued_control {
+    control what;
+    std::uint64_t ticket;  // gaps only: in unresolved_ until on_gap has it
+  };
   void run();
   void call_error_handler(const error_info& e);
 
   dispatcher_options options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<mailbox_event> events_;
-  std::deque<control> controls_;
+  std::deque<queued_event> events_;
+  std::deque<queued_control> controls_;
+  unresolved_times unresolved_;
   bool stopping_ = false;
   bool refused_ = false;
   std::uint64_t delivered_ = 0;

@@ -213,6 +213,25 @@ struct listener::impl {
     if (fatal) throw error(*fatal);
   }
 
+  std::optional<std::chrono::system_clock::time_point> delivered_through() const {
+    soap::subscription_manager* m = nullptr;
+    std::shared_ptr<item_fetcher> f;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      m = manager.get();
+      f = fetcher;
+    }
+    if (!m) return std::nullopt;
+    auto through = m->streaming_through();
+    if (!through) return std::nullopt;
+    auto take = [&](std::optional<std::chrono::system_clock::time_point> t) {
+      if (t && *t < *through) through = t;
+    };
+    take(dispatcher->oldest_unresolved());
+    if (f) take(f->oldest_unresolved());
+    return through;
+  }
+
   listener_counters counters() const {
     listener_counters c;
     soap::subscription_manager* m = nullptr;
@@ -257,5 +276,9 @@ item_fetcher* listener::fetcher() noexcept {
 }
 
 listener_counters listener::counters() const { return impl_->counters(); }
+
+std::optional<std::chrono::system_clock::time_point> listener::delivered_through() const {
+  return impl_->delivered_through();
+}
 
 }  // namespace ews

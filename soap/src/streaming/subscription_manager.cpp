@@ -87,6 +87,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     // Wall time of the last event or keep-alive seen for it (or its Subscribe):
     // the `since` of a gap.
     std::chrono::system_clock::time_point last_seen{};
+    bool refused = false;  // the server refused its Subscribe for good (last attempt)
   };
 
   struct group {
@@ -110,6 +111,9 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     bool auth_refreshed = false;
 
     std::deque<streaming_event> pending;  // refused by the sink (and everything after)
+    // Wall time the oldest event in `pending` arrived (conservative: set when
+    // pending fills from empty, cleared once it is empty again).
+    std::optional<std::chrono::system_clock::time_point> held_since;
     bool paused = false;         // the sink is full
     bool draining = false;       // a thread is offering pending events
     bool wake = false;           // resume() came while draining
@@ -279,6 +283,10 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         // Refused for good (no such mailbox, no impersonation right): the
         // others stream on; this one is tried again at the next connect.
         e.message = "Subscribe for " + display(target.mailbox) + " refused: " + e.message;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          g.subs[si].refused = true;
+        }
         report_error(e);
         continue;
       }
@@ -286,6 +294,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         std::lock_guard<std::mutex> lock(mu);
         capture_cookie(g, resp->head);
         g.subs[si].id = parsed->subscription_id;
+        g.subs[si].refused = false;
         g.subs[si].last_seen = std::chrono::system_clock::now();
       }
       counters.subscribes++;
@@ -652,6 +661,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
           for (auto& ev : n.events) {
             counters.event(ev.type);
             if (ev.type == event_type::status) continue;
+            if (g.pending.empty() && !g.held_since) g.held_since = now_wall;
             g.pending.push_back(streaming_event{s->target.mailbox, s->id, std::move(ev)});
           }
         }
@@ -758,6 +768,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         g.paused = true;
         break;
       }
+      if (g.pending.empty()) g.held_since.reset();  // only now is the event the sink's
     }
     g.draining = false;
   }
@@ -784,6 +795,25 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       s = g.current.get();  // only this thread destroys streams
     }
     s->resume();
+  }
+
+  std::optional<std::chrono::system_clock::time_point> streaming_through() const {
+    std::lock_guard<std::mutex> lock(mu);
+    std::optional<std::chrono::system_clock::time_point> through;
+    auto take = [&](std::chrono::system_clock::time_point t) {
+      if (!through || t < *through) through = t;
+    };
+    for (const auto& g : groups) {
+      for (const auto& s : g->subs) {
+        if (s.last_seen == std::chrono::system_clock::time_point{}) {
+          if (s.refused) continue;  // reported as an error; nothing streams for it
+          return std::nullopt;      // not subscribed yet
+        }
+        take(s.last_seen);
+      }
+      if (g->held_since) take(*g->held_since);
+    }
+    return through;
   }
 
   // ---- failure, stop -----------------------------------------------------------------
@@ -926,5 +956,9 @@ void subscription_manager::resume() { impl_->resume(); }
 bool subscription_manager::failed() const noexcept { return impl_->failed; }
 streaming_counters subscription_manager::counters() const { return impl_->counters.snapshot(); }
 std::size_t subscription_manager::connection_count() const noexcept { return impl_->groups.size(); }
+
+std::optional<std::chrono::system_clock::time_point> subscription_manager::streaming_through() const {
+  return impl_->streaming_through();
+}
 
 }  // namespace ews::soap

@@ -55,6 +55,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,14 @@ class subscription_manager {
 
   /// Number of GetStreamingEvents connections (groups of subscriptions).
   std::size_t connection_count() const noexcept;
+
+  /// The wall-clock time before which every event the server sent has
+  /// reached the sink: the oldest of each subscription's last envelope heard
+  /// (frozen while its stream is down or paused; a lost subscription keeps
+  /// the time its gap reports) and of events held back by a full sink.
+  /// nullopt until every subscription has been created once (those refused
+  /// for good do not count). Stays meaningful after stop().
+  std::optional<std::chrono::system_clock::time_point> streaming_through() const;
 
  private:
   struct impl;
