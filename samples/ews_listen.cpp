@@ -37,6 +37,9 @@ using namespace std::chrono_literals;
 using ews::error_info;
 using ews::errc;
 
+// Between attempts at a gap whose reconcile failed (the server is down, say).
+constexpr auto reconcile_retry_pause = 5s;
+
 // The built-in server of demo mode and what "played out" means for it: every
 // stream's last chunk written, every GetItem answered and its outcome printed.
 struct demo_session {
@@ -211,6 +214,9 @@ class listen_session {
     reconcile_thread_ = std::thread([this] { reconcile_loop(); });
   }
 
+  // A gap stays in gaps_ or reconciling_ until its pass succeeds: the
+  // checkpoint's time must not pass its `since` before then (see
+  // save_checkpoint). A failed pass is tried again after a pause.
   void reconcile_loop() {
     for (;;) {
       ews::gap g;
@@ -218,17 +224,35 @@ class listen_session {
         std::unique_lock<std::mutex> lock(mutex_);
         changed_.wait(lock, [&] { return stopping_ || !gaps_.empty(); });
         if (stopping_) return;
-        g = std::move(gaps_.front());
+        g = gaps_.front();
+        reconciling_ = std::move(gaps_.front());
         gaps_.pop_front();
       }
       try {
         const auto r = reconciler_->reconcile(g, reconcile_stop_);
         status_.say("reconciled " + label_of(g.mailbox) + " " + g.folder_id + ": " + std::to_string(r.delivered) +
                     " change(s) handed to the fetcher, " + std::to_string(r.duplicates) + " already seen");
+        std::lock_guard<std::mutex> lock(mutex_);
+        reconciling_.reset();
       } catch (const ews::error& e) {
-        if (e.info().kind() != errc::cancelled) out_.write(error_line(e.info()));
+        if (e.info().kind() == errc::cancelled) return;  // shutting down: the gap stays open
+        out_.write(error_line(e.info()));
+        std::unique_lock<std::mutex> lock(mutex_);
+        gaps_.push_back(std::move(*reconciling_));
+        reconciling_.reset();
+        if (changed_.wait_for(lock, reconcile_retry_pause, [&] { return stopping_; })) return;
       }
     }
+  }
+
+  // The oldest `since` of the gaps not reconciled yet.
+  std::optional<std::chrono::system_clock::time_point> oldest_open_gap() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::optional<std::chrono::system_clock::time_point> oldest;
+    if (reconciling_) oldest = reconciling_->since;
+    for (const auto& g : gaps_)
+      if (!oldest || g.since < *oldest) oldest = g.since;
+    return oldest;
   }
 
   // After a restart: a gap from each folder's last saved time to now.
@@ -250,9 +274,11 @@ class listen_session {
     return true;
   }
 
-  // While streams are up, nothing before now can have been missed: record it,
-  // so a restart reports a gap covering only the downtime.
-  void save_checkpoint(bool streaming) {
+  // Records how far delivery is complete, so a restart reports a gap that
+  // covers the downtime and everything not yet handled: the listener's
+  // delivered_through(), held back by gaps not reconciled yet. Never "now":
+  // events may still be queued (or dropped by a stop) that are older.
+  void save_checkpoint() {
     if (!store_) return;
     bool dirty = false;
     {
@@ -264,13 +290,14 @@ class listen_session {
       auto s = store_->save_dedupe_keys(ews::checkpoint_store::listener_window, fetcher->dedupe_snapshot());
       if (!s) out_.write(error_line(s.error()));
     }
-    if (!streaming) return;
+    auto through = listener_ ? listener_->delivered_through() : std::nullopt;
+    if (!through) return;  // not every subscription is up yet: keep the old time
+    if (auto gap = oldest_open_gap(); gap && *gap < *through) through = gap;
     std::vector<std::string> mailboxes = opts_.common.mailboxes;
     if (mailboxes.empty()) mailboxes.push_back("");
-    const auto now = std::chrono::system_clock::now();
     for (const auto& m : mailboxes)
       for (const auto& f : opts_.common.folders) {
-        auto s = store_->save_last_event_time({m, f}, now);
+        auto s = store_->save_last_event_time({m, f}, *through);
         if (!s) out_.write(error_line(s.error()));
       }
   }
@@ -331,7 +358,7 @@ class listen_session {
       report_progress(seen, c);
       seen = c;
       if (now - last_save >= 2s) {
-        save_checkpoint(c.streaming.connections > 0);
+        save_checkpoint();
         last_save = now;
       }
       if (demo_) {
@@ -392,7 +419,7 @@ class listen_session {
       reconcile_thread_.join();
     }
     if (listener_) listener_->stop();
-    save_checkpoint(false);
+    save_checkpoint();
   }
 
  public:
@@ -419,7 +446,8 @@ class listen_session {
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<ews::gap> gaps_;
+  std::deque<ews::gap> gaps_;             // waiting for the reconcile thread
+  std::optional<ews::gap> reconciling_;   // being reconciled (or cut short by shutdown)
   std::optional<error_info> fatal_;
   bool done_ = false;
   bool stopping_ = false;
