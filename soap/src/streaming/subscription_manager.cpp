@@ -276,7 +276,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       }
       if (!parsed->status.ok() || parsed->subscription_id.empty()) {
         error_info e = parsed->status.to_error();
-        if (e.transient || e.kind() == errc::throttled) {
+        if (e.retryable()) {
           on_request_failed(g, e, "Subscribe for " + display(target.mailbox));
           return;
         }
