@@ -516,6 +516,36 @@ BOOST_AUTO_TEST_CASE(stop_during_a_silent_stream_returns_within_two_seconds) {
   BOOST_TEST(server.count("Unsubscribe") == 1u);
 }
 
+// Two threads stop the listener: the second returns only once it is stopped
+// (here: while the first waits for an Unsubscribe that never answers).
+BOOST_AUTO_TEST_CASE(a_second_stop_returns_only_once_the_listener_has_stopped) {
+  rt::scenario s;
+  s.exchanges.push_back(exchange_of("Subscribe", rt::soap_response(read_file(gromox_dir + "subscribe.response.xml"))));
+  rt::response silent = rt::streaming_response({rt::chunk{}}, rt::ending::hold);
+  silent.hold_for = 60s;
+  s.exchanges.push_back(exchange_of("GetStreamingEvents", silent));
+  rt::replay_server server(s);
+  server.on("Unsubscribe", [](const rt::received_request&) {
+    rt::response r;
+    r.raw = std::string();  // no answer at all
+    r.end = rt::ending::hold;
+    r.hold_for = 60s;
+    return r;
+  });
+  ews::listener l(options_for(server, std::make_shared<ews::manual_clock>()));
+  l.on_item([](ews::item_outcome&&) {});
+  l.start();
+  BOOST_REQUIRE(eventually([&] { return l.counters().streaming.connections == 1u; }, 10s));
+  std::thread first([&] { l.stop(); });
+  BOOST_REQUIRE(server.wait_for("Unsubscribe", 1, 10s));  // the first stop() is under way
+  l.stop();
+  ews::mailbox_event e;
+  e.event.type = soap::event_type::new_mail;
+  e.event.item.id = "AAMkAfterStop";
+  BOOST_TEST(!l.fetcher()->offer(std::move(e)));  // the fetcher, stopped last, is stopped
+  first.join();
+}
+
 // A handler slower than the stream: the queue stays within its capacity, the
 // stream is paused meanwhile, and every event arrives in order.
 BOOST_AUTO_TEST_CASE(slow_handler_pauses_the_stream_without_loss) {

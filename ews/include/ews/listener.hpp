@@ -80,7 +80,8 @@ class listener {
   /// the listener started. Returns within 2 s whatever the server does (plus
   /// a handler call already running). Queued notifications not yet handled
   /// are dropped and counted in `abandoned`; delivered_through() stays at or
-  /// before them, so a checkpoint taken after stop() covers them. Idempotent; may be called from
+  /// before them, so a checkpoint taken after stop() covers them. Idempotent:
+  /// a call while another is stopping returns once that one has. May be called from
   /// a handler (the dispatcher then ends after that handler returns).
   void stop();
   /// start(), then waits until `ctx` is cancelled or past its deadline, or a

@@ -47,6 +47,9 @@ class dispatcher final : public event_stage {
   /// yet handed to on_gap; for good after stop() dropped them.
   std::optional<std::chrono::system_clock::time_point> oldest_unresolved() const;
 
+  /// True on the dispatcher's own thread (inside a handler).
+  bool runs_on_this_thread() const noexcept { return thread_id_ == std::this_thread::get_id(); }
+
  private:
   using control = std::variant<gap, error_info>;
   struct queued_event {
@@ -74,7 +77,8 @@ class dispatcher final : public event_stage {
   std::uint64_t abandoned_ = 0;
   std::uint64_t dropped_reports_ = 0;
   std::size_t peak_ = 0;
-  std::thread thread_;  // last: starts after the members it uses
+  std::thread thread_;  // last but one: starts after the members it uses
+  const std::thread::id thread_id_ = thread_.get_id();
 };
 
 }  // namespace ews::detail

@@ -7,8 +7,10 @@
 #include "listener/event_stage.hpp"
 #include "listener/fetch_stage.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <utility>
 
@@ -72,13 +74,31 @@ struct listener::impl {
   mutable std::mutex mutex;
   std::condition_variable changed;
   bool started = false;
-  bool stopped = false;
+  bool stopped = false;    // a stop() has begun
+  bool stop_done = false;  // ... and finished
   std::optional<error_info> fatal;
 
+  // Built by start() and published under `mutex`: counters(), stop() and
+  // delivered_through() may run on other threads while start() is going.
   std::shared_ptr<detail::dispatcher> dispatcher;  // handlers' thread; gaps and errors
   std::shared_ptr<detail::event_stage> stage;      // where notifications go: the dispatcher, or the fetcher
   std::shared_ptr<item_fetcher> fetcher;          // with on_item only
   std::unique_ptr<soap::subscription_manager> manager;
+  // The thread on_item runs on (the fetcher's), so that stop() called from
+  // that handler does not wait for itself.
+  std::atomic<std::thread::id> item_handler_thread{};
+
+  struct parts {
+    std::shared_ptr<detail::dispatcher> dispatcher;
+    std::shared_ptr<detail::event_stage> stage;
+    std::shared_ptr<item_fetcher> fetcher;
+    soap::subscription_manager* manager = nullptr;  // lives as long as this impl
+  };
+  parts parts_locked() const { return {dispatcher, stage, fetcher, manager.get()}; }
+  parts current_parts() const {
+    std::lock_guard<std::mutex> lock(mutex);
+    return parts_locked();
+  }
 
   explicit impl(listener_options o) : options(std::move(o)) {}
 
@@ -111,22 +131,30 @@ struct listener::impl {
     d.log = options.log;
     // The queue has room again: the manager reads the paused streams on.
     d.on_ready = [this] { resume(); };
-    dispatcher = std::make_shared<detail::dispatcher>(std::move(d));
-    stage = dispatcher;
+    auto created_dispatcher = std::make_shared<detail::dispatcher>(std::move(d));
+    std::shared_ptr<detail::event_stage> created_stage = created_dispatcher;
+    std::shared_ptr<item_fetcher> created_fetcher;
     if (on_item) {
       item_fetcher_options f = options.fetch;
       f.service = service;
       f.time = options.clock;
       f.log = options.log;
       f.server_version = options.server_version;
-      f.on_outcome = on_item;
-      f.on_error = [this](const error_info& e) { dispatcher->report(e); };
+      f.on_outcome = [this, handler = on_item](item_outcome&& o) {
+        item_handler_thread.store(std::this_thread::get_id(), std::memory_order_relaxed);
+        handler(std::move(o));
+      };
+      f.on_error = [d = created_dispatcher](const error_info& e) { d->report(e); };
       f.on_ready = [this] { resume(); };  // the fetcher has room: read the streams on
-      auto created_fetcher = std::make_shared<item_fetcher>(std::move(f));
+      created_fetcher = std::make_shared<item_fetcher>(std::move(f));
       if (!options.dedupe_keys.empty()) created_fetcher->restore_dedupe(options.dedupe_keys);
+      created_stage = std::make_shared<detail::fetch_stage>(created_fetcher);
+    }
+    {
       std::lock_guard<std::mutex> lock(mutex);
+      dispatcher = created_dispatcher;
+      stage = created_stage;
       fetcher = created_fetcher;
-      stage = std::make_shared<detail::fetch_stage>(std::move(created_fetcher));
     }
 
     soap::subscription_manager_options m;
@@ -147,17 +175,17 @@ struct listener::impl {
     m.server_version = options.server_version;
     m.clock = options.clock;
     m.log = options.log;
-    m.sink = std::make_shared<stage_sink>(stage);
-    m.on_gap = [this](const soap::streaming_gap& g) {
-      dispatcher->report(gap{g.mailbox, g.folder_id, g.since, g.reason});
+    m.sink = std::make_shared<stage_sink>(created_stage);
+    m.on_gap = [d = created_dispatcher](const soap::streaming_gap& g) {
+      d->report(gap{g.mailbox, g.folder_id, g.since, g.reason});
     };
-    m.on_error = [this](const error_info& e, bool is_fatal) {
+    m.on_error = [this, d = created_dispatcher](const error_info& e, bool is_fatal) {
       if (is_fatal) {
         std::lock_guard<std::mutex> lock(mutex);
         if (!fatal) fatal = e;
         changed.notify_all();
       }
-      dispatcher->report(e);
+      d->report(e);
     };
     auto created = std::make_unique<soap::subscription_manager>(std::move(m));
     {
@@ -176,22 +204,35 @@ struct listener::impl {
     if (m) m->resume();  // the manager lives as long as this impl
   }
 
+  bool on_handler_thread(const parts& p) const {
+    return (p.dispatcher && p.dispatcher->runs_on_this_thread()) ||
+           item_handler_thread.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  }
+
   void stop() {
-    soap::subscription_manager* m = nullptr;
+    parts p;
     {
-      std::lock_guard<std::mutex> lock(mutex);
-      if (stopped) return;
+      std::unique_lock<std::mutex> lock(mutex);
+      if (stopped) {
+        // Another call is stopping: return once it has, except on a
+        // handler's thread, which that call may be waiting for.
+        if (!on_handler_thread(parts_locked())) changed.wait(lock, [&] { return stop_done; });
+        return;
+      }
       stopped = true;
-      m = manager.get();
+      p = parts_locked();
       changed.notify_all();
     }
     // The manager first: it stops offering before the stage stops taking.
-    if (m) m->stop();
+    if (p.manager) p.manager->stop();
     // Items already being fetched get a short grace to reach the handler
     // (stop() must stay within its 2 s bound whatever the server does).
-    if (fetcher) fetcher->drain(std::chrono::milliseconds(500));
-    if (stage && stage != dispatcher) stage->stop();
-    if (dispatcher) dispatcher->stop();
+    if (p.fetcher) p.fetcher->drain(std::chrono::milliseconds(500));
+    if (p.stage && p.stage != p.dispatcher) p.stage->stop();
+    if (p.dispatcher) p.dispatcher->stop();
+    std::lock_guard<std::mutex> lock(mutex);
+    stop_done = true;
+    changed.notify_all();
   }
 
   void run(const context& ctx) {
@@ -214,34 +255,26 @@ struct listener::impl {
   }
 
   std::optional<std::chrono::system_clock::time_point> delivered_through() const {
-    soap::subscription_manager* m = nullptr;
-    std::shared_ptr<item_fetcher> f;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      m = manager.get();
-      f = fetcher;
-    }
-    if (!m) return std::nullopt;
-    auto through = m->streaming_through();
+    const parts p = current_parts();
+    if (!p.manager) return std::nullopt;
+    // The manager first: an event it hands on meanwhile is then seen by the
+    // stage it went to.
+    auto through = p.manager->streaming_through();
     if (!through) return std::nullopt;
     auto take = [&](std::optional<std::chrono::system_clock::time_point> t) {
       if (t && *t < *through) through = t;
     };
-    take(dispatcher->oldest_unresolved());
-    if (f) take(f->oldest_unresolved());
+    take(p.dispatcher->oldest_unresolved());
+    if (p.fetcher) take(p.fetcher->oldest_unresolved());
     return through;
   }
 
   listener_counters counters() const {
     listener_counters c;
-    soap::subscription_manager* m = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      m = manager.get();
-    }
-    if (m) c.streaming = m->counters();
-    if (stage) stage->add_counters(c);
-    if (dispatcher && stage != dispatcher) dispatcher->add_counters(c);
+    const parts p = current_parts();
+    if (p.manager) c.streaming = p.manager->counters();
+    if (p.stage) p.stage->add_counters(c);
+    if (p.dispatcher && p.stage != p.dispatcher) p.dispatcher->add_counters(c);
     return c;
   }
 };
