@@ -15,6 +15,7 @@
 #include <ews/listener.hpp>
 #include <ews/reconciler.hpp>
 #include <ews/soap/service_client.hpp>
+#include <ews/soap/transport.hpp>
 #include <ews/testing/replay_server.hpp>
 
 #include <algorithm>
@@ -478,6 +479,11 @@ int run(int argc, char** argv) {
     status.say(std::string(name) + " received");
     stop.cancel();
   });
+  // cpprestsdk's default pool is 40 threads, and every piece of a response
+  // then wakes another one; 2 carry thousands of mailboxes at a fraction of
+  // the CPU (bench/results/reference.md). Process-wide: before any request,
+  // and after the signals are blocked, since the threads start here.
+  if (auto threads = ews::soap::set_http_engine_threads(2); !threads) status.say(threads.error().message);
 
   std::unique_ptr<demo_session> demo;
   std::string own_label = opts.common.auth.user;

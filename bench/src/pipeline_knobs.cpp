@@ -1,9 +1,9 @@
-// Run-time knobs of the pipeline under test: the fetch wiring, and the one
-// place the bench touches cpprestsdk directly: sizing its shared thread pool,
-// to measure how much of the pipeline's cost is thread hand-offs.
+// Run-time knobs of the pipeline under test: the fetch wiring, and the size
+// of the HTTP engine's (process-wide) thread pool, through the library's own
+// setting, to measure how much of the pipeline's cost is thread hand-offs.
 #include "benches.hpp"
 
-#include <pplx/threadpool.h>
+#include <ews/soap/transport.hpp>
 
 #include <stdexcept>
 #include <string>
@@ -17,6 +17,8 @@ wiring wiring_of(const options& o) {
   throw std::runtime_error("--wiring is on_item or notification, not '" + w + "'");
 }
 
-void set_http_pool_threads(std::size_t n) { crossplat::threadpool::initialize_with_threads(n); }
+void set_http_pool_threads(std::size_t n) {
+  if (auto set = soap::set_http_engine_threads(n); !set) throw std::runtime_error(set.error().message);
+}
 
 }  // namespace ews::bench

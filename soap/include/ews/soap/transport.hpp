@@ -118,6 +118,29 @@ struct http_transport_options {
   logger log;
 };
 
+/// Most threads set_http_engine_threads() accepts.
+inline constexpr std::size_t max_http_engine_threads = 256;
+
+/// Sizes the thread pool the cpprestsdk engine runs every transport of the
+/// process on. Optional: without it cpprestsdk creates 40 threads at first
+/// use, and each piece of a response then hops between sleeping threads, a
+/// wake-up per hop that costs more CPU than parsing the bytes (see
+/// bench/results/reference.md: per fetched mail and per keep-alive, 2
+/// threads cost a fraction of 40). 1 or 2 threads carry thousands of
+/// mailboxes: the engine's threads only move bytes and run the stream
+/// readers; GetItem calls and handlers run on the library's own threads.
+/// With 1, a slow on_gap/on_error callback holds up every stream, so 2 is
+/// the usual choice.
+///
+/// Process-wide and once only, because cpprestsdk's pool is: call it early in
+/// main, before any transport sends or opens a stream. The threads start
+/// here, so a program that blocks signals for a signal thread of its own
+/// does that first. errc::invalid_argument
+/// when `threads` is outside 1..max_http_engine_threads, or when the pool
+/// exists already (an earlier call, or a request made before): the pool keeps
+/// its size then, so log the error and go on, or treat it as a setup bug.
+status set_http_engine_threads(std::size_t threads);
+
 /// The production transport (cpprestsdk; TLS 1.2+, certificates verified
 /// against one shared store, redirects never followed, wire traces at
 /// log_level::trace with secrets redacted). Throws ews::error
