@@ -818,6 +818,60 @@ BOOST_AUTO_TEST_CASE(linger_holds_a_partial_batch_until_it_ends) {
   BOOST_TEST(rig.get_items()[0].ids.size() == 3u);
 }
 
+// Adaptive batching: after end_of_burst() a partial batch leaves at once
+// while a call slot is free; the manual clock never moves, so no linger fires.
+BOOST_AUTO_TEST_CASE(end_of_burst_sends_partial_batches_while_a_slot_is_free) {
+  fake_rig rig;
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(i), ck_n(i), "alice@contoso.com")));
+  for (int i = 3; i < 5; ++i) BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(i), ck_n(i), "bob@contoso.com")));
+  BOOST_TEST(rig.http->request_count() == 0u);
+  rig.fetcher->end_of_burst();
+  BOOST_REQUIRE(rig.outcomes.wait_for(5));
+  std::multiset<std::size_t> sizes;
+  for (const auto& g : rig.get_items()) sizes.insert(g.ids.size());
+  BOOST_TEST((sizes == std::multiset<std::size_t>{2, 3}));  // one per mailbox, whole
+  BOOST_TEST(rig.fetcher->counters().batches == 2u);
+}
+
+// While every call slot is busy a sealed batch keeps filling, and leaves as
+// one request when the call ends (not one request per burst).
+BOOST_AUTO_TEST_CASE(end_of_burst_keeps_filling_while_every_slot_is_busy) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool started = false;
+  bool release = false;
+  fake_rig rig([](ews::item_fetcher_options& o) { o.max_in_flight = 1; });
+  rig.http->respond_with([&](const ews::soap::http_request& r) -> ews::result<ews::soap::http_response> {
+    std::unique_lock<std::mutex> lock(m);
+    started = true;
+    cv.notify_all();
+    cv.wait_for(lock, 20s, [&] { return release; });
+    return ews::test::make_response(200, rig.answers.answer(parse_get_item(r.body).ids, rig.decide));
+  });
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(0), ck_n(0))));
+  rig.fetcher->end_of_burst();
+  {
+    std::unique_lock<std::mutex> lock(m);
+    BOOST_REQUIRE(cv.wait_for(lock, 10s, [&] { return started; }));
+  }
+  for (int i = 1; i < 4; ++i) {
+    BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(i), ck_n(i))));
+    rig.fetcher->end_of_burst();
+  }
+  BOOST_TEST(rig.http->request_count() == 1u);
+  {
+    std::lock_guard<std::mutex> lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  BOOST_REQUIRE(rig.outcomes.wait_for(4));
+  const auto gets = rig.get_items();
+  BOOST_REQUIRE(gets.size() == 2u);
+  BOOST_TEST(gets[0].ids.size() == 1u);
+  BOOST_TEST(gets[1].ids.size() == 3u);
+  BOOST_TEST(rig.fetcher->counters().batches == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(stop_abandons_and_reports_what_is_pending) {
   fake_rig rig;
   for (int i = 0; i < 10; ++i) BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(i), ck_n(i))));

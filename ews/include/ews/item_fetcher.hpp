@@ -4,7 +4,8 @@
 /// ItemId and ChangeKey, in batches), and hands every outcome to the
 /// application's handler exactly once, on the fetcher's own thread.
 ///
-/// Flow: offer() -> per-mailbox batch (flushed when full or after `linger`)
+/// Flow: offer() -> per-mailbox batch (flushed when full, after `linger`, or
+/// at end_of_burst() while a call slot is free)
 /// -> at most `max_in_flight` GetItem calls -> outcomes -> bounded queue ->
 /// one dispatcher thread -> on_outcome. offer() never blocks: when
 /// `queue_limit` notifications are in progress it returns false, the caller
@@ -95,6 +96,8 @@ struct item_fetcher_options {
   /// envelope split across TCP segments completes within a millisecond or two
   /// on a LAN or WAN, so 5 ms collects them while adding a fraction of a
   /// GetItem round trip (20-200 ms against Exchange). 0: send at once.
+  /// A caller that calls end_of_burst() (the listener does) rarely waits for
+  /// it: linger is then the bound for a batch while every call slot is busy.
   std::chrono::milliseconds linger = std::chrono::milliseconds(5);
   /// GetItem calls at once (the fetcher's worker threads). Exchange's default
   /// EWSMaxConcurrency is 27 per account, shared with everything else the
@@ -164,6 +167,13 @@ class item_fetcher {
 
   /// Sends every partial batch now instead of after its linger.
   void flush();
+  /// The caller has offered every event it has at hand (a listener: all
+  /// events of what one read of a stream brought). Partial batches then leave
+  /// as soon as a GetItem call slot is free instead of after `linger`; while
+  /// all max_in_flight calls are busy they keep filling and leave when a call
+  /// ends (or when full, or at the latest after linger). Optional: without it
+  /// batches wait for their linger. Cheap; thread-safe.
+  void end_of_burst();
   /// flush(), then waits until nothing is in progress (ids waiting for a
   /// back-off timer need the clock to move). True when idle, false on timeout.
   bool drain(std::chrono::milliseconds timeout);

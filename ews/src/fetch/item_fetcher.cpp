@@ -77,6 +77,9 @@ struct pending_slot {
   std::vector<entry> entries;
   std::uint64_t generation = 0;
   std::optional<clock::timer_id> timer;
+  // The offering side said this batch's burst is over (end_of_burst): it
+  // leaves as soon as a call slot is free instead of after its linger.
+  bool sealed = false;
 };
 
 struct retry_slot {
@@ -206,6 +209,30 @@ struct item_fetcher::impl {
     while (!pending.empty()) dispatch_pending_locked(pending.begin());
   }
 
+  // ---- adaptive batching ----------------------------------------------------
+  // Linger is a guess at when a burst of events is over; the offering side
+  // knows. After end_of_burst() a partial batch leaves at once while a call
+  // slot is free; while every slot is busy it keeps filling (fewer, fuller
+  // GetItems under load) and leaves when a call ends, when full, or at the
+  // latest when its linger fires.
+
+  void end_of_burst() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (stopping) return;
+    for (auto& [mailbox, slot] : pending) slot.sealed = true;
+    dispatch_sealed_locked();
+  }
+
+  bool call_slot_free_locked() const { return in_flight + send_queue.size() < options.max_in_flight; }
+
+  void dispatch_sealed_locked() {
+    for (auto it = pending.begin(); it != pending.end() && call_slot_free_locked();) {
+      const auto next = std::next(it);  // erasing `it` leaves the others valid
+      if (it->second.sealed) dispatch_pending_locked(it);
+      it = next;
+    }
+  }
+
   // ---- fetching -------------------------------------------------------------
 
   void run_worker() {
@@ -221,6 +248,7 @@ struct item_fetcher::impl {
       fetch_guarded(std::move(work), after);
       lock.lock();
       --in_flight;
+      if (!stopping) dispatch_sealed_locked();  // a slot is free: sealed batches need not linger
       if (after.ready || !after.errors.empty()) {
         lock.unlock();
         run_deferred(after);
@@ -684,6 +712,7 @@ item_fetcher::~item_fetcher() {
 
 bool item_fetcher::offer(mailbox_event&& event) { return impl_->offer(std::move(event)); }
 void item_fetcher::flush() { impl_->flush(); }
+void item_fetcher::end_of_burst() { impl_->end_of_burst(); }
 bool item_fetcher::drain(std::chrono::milliseconds timeout) { return impl_->drain(timeout); }
 void item_fetcher::stop() { impl_->stop(); }
 item_fetcher_counters item_fetcher::counters() const { return impl_->snapshot(); }

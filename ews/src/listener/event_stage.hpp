@@ -16,6 +16,9 @@ class event_stage {
   /// blocks. After a refusal the stage calls the ready callback it was built
   /// with once it has room; the listener wires that to the manager's resume().
   virtual bool offer(mailbox_event&& e) = 0;
+  /// Every event at hand has been offered (see
+  /// soap::streaming_event_sink::end_of_burst). Default: nothing.
+  virtual void end_of_burst() {}
   /// No handler call starts after this returns (except one already running
   /// on the calling thread). Idempotent.
   virtual void stop() = 0;

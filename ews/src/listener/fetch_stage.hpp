@@ -16,6 +16,7 @@ class fetch_stage final : public event_stage {
   explicit fetch_stage(std::shared_ptr<item_fetcher> fetcher) : fetcher_(std::move(fetcher)) {}
 
   bool offer(mailbox_event&& e) override { return fetcher_->offer(std::move(e)); }
+  void end_of_burst() override { fetcher_->end_of_burst(); }
   void stop() override { fetcher_->stop(); }
   void add_counters(listener_counters& c) const override {
     const auto f = fetcher_->counters();

@@ -57,6 +57,7 @@ class stage_sink final : public soap::streaming_event_sink {
     e.event = std::move(m.event);
     return false;
   }
+  void end_of_burst() override { stage_->end_of_burst(); }
 
  private:
   std::shared_ptr<detail::event_stage> stage_;

@@ -760,6 +760,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     std::unique_lock<std::mutex> lock(mu);
     if (g.draining) return;
     g.draining = true;
+    bool offered = false;
     while (!g.pending.empty() && !stopping) {
       g.wake = false;
       streaming_event ev = std::move(g.pending.front());
@@ -774,8 +775,11 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         break;
       }
       if (g.pending.empty()) g.held_since.reset();  // only now is the event the sink's
+      offered = true;
     }
     g.draining = false;
+    lock.unlock();
+    if (offered) options.sink->end_of_burst();
   }
 
   void resume() {

@@ -92,6 +92,11 @@ class streaming_event_sink {
   /// (and everything after it) pending, stops reading the stream, and offers
   /// again after subscription_manager::resume().
   virtual bool offer(streaming_event&& e) = 0;
+  /// Called after the manager offered every event it had at hand (all those
+  /// of the envelopes one read of a stream completed), outside its lock: a
+  /// sink that collects events (the item fetcher's batches) may send them
+  /// now instead of waiting for more. Must not block. Default: nothing.
+  virtual void end_of_burst() {}
 };
 
 /// Capped exponential back-off with jitter: attempt n waits
