@@ -12,6 +12,7 @@
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -87,6 +88,7 @@ class http_stream final : public stream {
 // Collects a whole response for send().
 class collector final : public stream_observer {
  public:
+  static constexpr unsigned long long max_reserve = 8 * 1024 * 1024;
   explicit collector(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
   void on_head(const http_response_head& head) override {
@@ -94,7 +96,12 @@ class collector final : public stream_observer {
     response_.head = head;
     if (auto length = find_header(head.headers, "Content-Length")) {
       // Refuse an announced oversize body before reading any of it.
-      if (std::strtoull(length->c_str(), nullptr, 10) > max_bytes_) too_large_ = true;
+      const auto announced = std::strtoull(length->c_str(), nullptr, 10);
+      if (announced > max_bytes_) too_large_ = true;
+      // Otherwise room for it at once: appending piece by piece copies the
+      // body again at every growth. Bounded, so a server announcing much
+      // and sending little costs no large allocation.
+      else response_.body.reserve(static_cast<std::size_t>(std::min<unsigned long long>(announced, max_reserve)));
     }
     if (too_large_) changed_.notify_all();
   }
