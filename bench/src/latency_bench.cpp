@@ -56,6 +56,7 @@ int run_latency(const options& o, const workload&) {
     complete = done.wait_for(lock, std::chrono::seconds(o.number("timeout-s", 300)),
                              [&] { return samples_ms.size() + unusable >= mails; });
   }
+  const auto fc = p.fetcher_numbers();
   p.stop();
   server.terminate();
 
@@ -75,6 +76,8 @@ int run_latency(const options& o, const workload&) {
   r["p99_ms"] = percentile(s, 99);
   r["max_ms"] = percentile(s, 100);
   r["added_p99_ms"] = percentile(s, 99) - linger_ms;
+  r["batches_per_1000_mails"] = static_cast<double>(fc.batches) * 1000.0 / static_cast<double>(mails);
+  r["largest_batch"] = static_cast<double>(fc.largest_batch);
   std::cout << format(r) << std::endl;
   return complete ? 0 : 1;
 }

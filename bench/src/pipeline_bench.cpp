@@ -170,6 +170,7 @@ int run_pipeline(const options& o, const workload& w) {
   r["duplicates"] = static_cast<double>(fc.duplicates);
   r["get_item_calls"] = static_cast<double>(fc.get_item_calls);
   r["largest_batch"] = static_cast<double>(fc.largest_batch);
+  r["batches_per_1000_mails"] = static_cast<double>(fc.batches) * 1000.0 / static_cast<double>(mails);
   r["reconnects"] = static_cast<double>(lc.streaming.total_reconnects());
   r["errors"] = static_cast<double>(p.errors());
   r["wall_s"] = wall_s;
