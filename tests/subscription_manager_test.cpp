@@ -625,6 +625,38 @@ BOOST_AUTO_TEST_CASE(full_sink_pauses_the_stream_and_resume_delivers_in_order) {
   for (int i = 0; i < 5; ++i) BOOST_TEST(got[i].event.item.id == "I" + std::to_string(i));
 }
 
+// After a pause for back-pressure, what the stream carries may have waited in
+// the socket since the pause: a gap it reveals starts no later than the pause,
+// so that a reconcile (created_since = since - slack) does not filter out what
+// the server lost meanwhile. Found by the soak (issue 10, --stalls 1).
+BOOST_AUTO_TEST_CASE(a_gap_read_after_a_pause_starts_no_later_than_the_pause) {
+  harness h;
+  h.sink->set_capacity(1);
+  h.start({"alice@example.com"});
+  auto s0 = h.stream(0);
+  const std::string sub = "SUB-alice@example.com-1";
+  BOOST_REQUIRE(wire::subscription_ids(s0->request().body) == std::vector<std::string>{sub});
+  BOOST_TEST(!s0->data(wire::events(wire::notification(sub, wire::new_mail_event("I0") + wire::new_mail_event("I1")))));
+  const auto paused = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(20ms);
+  h.sink->set_capacity(100);
+  h.manager->resume();
+  BOOST_TEST(eventually([&] { return s0->resumes() == 1; }));
+  // Waiting in the socket: a keep-alive written before the server forgot the
+  // subscription, then the news that it did.
+  BOOST_TEST(s0->data(wire::keep_alive()));
+  BOOST_TEST((*h.manager->streaming_through() <= paused));
+  BOOST_TEST(s0->data(wire::error_message("ErrorSubscriptionNotFound", {sub})));
+  auto gaps = h.gap_list();
+  BOOST_REQUIRE_EQUAL(gaps.size(), 1u);
+  BOOST_TEST((gaps[0].since <= paused));
+  // A new stream vouches for its own reading times again.
+  auto s1 = h.stream(1);
+  const auto reopened = std::chrono::system_clock::now();
+  BOOST_TEST(s1->data(wire::keep_alive()));
+  BOOST_TEST((*h.manager->streaming_through() >= reopened));
+}
+
 BOOST_AUTO_TEST_CASE(unauthorized_stream_refreshes_once_then_fails) {
   harness h;
   auto creds = std::make_shared<counting_credentials>(true);

@@ -118,6 +118,11 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     bool draining = false;       // a thread is offering pending events
     bool wake = false;           // resume() came while draining
     bool stream_paused = false;  // on_data returned false on `current`
+    // Wall time `current` was first paused. What it carries after that may
+    // have waited in the socket since then, so reading it says nothing later
+    // than this about the server's queues (see handle_envelope). Cleared
+    // when a new stream opens.
+    std::optional<std::chrono::system_clock::time_point> paused_since;
   };
 
   // What a stream callback decided, carried out after the lock is released.
@@ -322,6 +327,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       g.closing = false;
       g.healthy = false;
       g.stream_paused = false;
+      g.paused_since.reset();
       g.last_byte = options.clock->now();
     }
     if (req.subscription_ids.empty()) {
@@ -569,6 +575,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       std::lock_guard<std::mutex> lock(mu);
       if (gen == g.generation && g.paused && !g.closing) {
         g.stream_paused = true;
+        if (!g.paused_since) g.paused_since = std::chrono::system_clock::now();
         keep_reading = false;
       }
     }
@@ -634,7 +641,14 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   // Under the lock: one complete envelope of a 200 stream.
   void handle_envelope(group& g, const std::string& envelope, followup& f) {
     auto parsed = read_get_streaming_events_response(envelope);
-    const auto now_wall = std::chrono::system_clock::now();
+    // The time this envelope vouches for: when it was read, or, once the
+    // stream has been paused for back-pressure, when the pause began. An
+    // envelope read after a pause may have been written seconds earlier; the
+    // server's queue could have lost events since (an expiry, a broken
+    // envelope), and a gap starting at the read time would filter them out
+    // of the reconcile (created_since) for good.
+    auto now_wall = std::chrono::system_clock::now();
+    if (g.paused_since && *g.paused_since < now_wall) now_wall = *g.paused_since;
     if (!parsed) {
       error_info e = parsed.error();
       if (e.kind() == errc::soap_fault || e.kind() == errc::throttled) {
