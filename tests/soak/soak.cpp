@@ -95,6 +95,13 @@ struct soak_options {
   std::size_t restarts = 0;
   /// reconcile_options::slack.
   std::chrono::seconds slack{2};
+  /// Save the current time as the last-event time while streaming, as
+  /// ews-listen did before listener::delivered_through() (to show the loss).
+  bool save_now = false;
+  /// A slow application: every 500th outcome the handler stalls 3 s, and the
+  /// fetcher holds at most 100 items, so streams pause (back-pressure) with
+  /// envelopes waiting in the socket.
+  bool stalls = false;
 };
 
 std::string mailbox_address(std::size_t k) { return "user" + std::to_string(k) + "@soak.test"; }
@@ -114,6 +121,11 @@ class mail_server {
   // before the service ever started are no one's business).
   void start() {
     generator_ = std::thread([this] { generate(); });
+  }
+  // The soak is over: what is dropped from now on is not the run's.
+  void finish() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
   }
   void stop() {
     {
@@ -137,7 +149,7 @@ class mail_server {
     std::string id;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (!sub_of_[k].empty()) forget_locked(sub_of_[k]);
+      if (!sub_of_[k].empty()) forget_locked(sub_of_[k], "replaced");
       id = "SUB-" + std::to_string(k) + "-" + std::to_string(++subscriptions_);
       subs_[id].mailbox = k;
       sub_of_[k] = id;
@@ -154,7 +166,7 @@ class mail_server {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& id : wire::subscription_ids(r.body)) {
       ++faults_["Unsubscribe"];
-      forget_locked(id);
+      forget_locked(id, "unsubscribed");
     }
     return rt::soap_response(wire::unsubscribe_response());
   }
@@ -317,12 +329,26 @@ class mail_server {
   }
   // FNV-1a over what was generated (ids, deleted or not), in creation order:
   // equal for equal seeds, whatever the timing.
+  // Per cause: mails no stream carried, and how many of them are in `resolved`.
+  std::map<std::string, std::pair<std::size_t, std::size_t>> dropped_by_cause(const std::set<std::string>& resolved) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::map<std::string, std::pair<std::size_t, std::size_t>> r;
+    for (const auto& d : dropped_how_) {
+      auto& c = r[d.second];
+      ++c.first;
+      if (resolved.count(mails_[d.first].id)) ++c.second;
+    }
+    return r;
+  }
   // The mails without an outcome in `resolved` (at most `max`), with their creation times.
   std::vector<std::string> unresolved(const std::set<std::string>& resolved, std::size_t max) const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<std::string> v;
     for (const auto& m : mails_)
-      if (!resolved.count(m.id) && v.size() < max) v.push_back(m.id + " (created " + m.received + ")");
+      if (!resolved.count(m.id) && v.size() < max) {
+        const auto how = dropped_how_.find(static_cast<std::size_t>(&m - mails_.data()));
+        v.push_back(m.id + " (created " + m.received + (how != dropped_how_.end() ? ", " + how->second : std::string()) + ")");
+      }
     return v;
   }
   std::uint64_t digest() const {
@@ -363,10 +389,10 @@ class mail_server {
 
   // Under the lock: the server no longer knows `id`; what it had queued
   // reaches no stream.
-  void forget_locked(const std::string& id) {
+  void forget_locked(const std::string& id, const char* why) {
     auto it = subs_.find(id);
     if (it == subs_.end()) return;
-    dropped_ += it->second.queue.size();
+    for (auto m : it->second.queue) drop_locked(m, why);
     if (sub_of_[it->second.mailbox] == id) sub_of_[it->second.mailbox].clear();
     subs_.erase(it);
   }
@@ -386,7 +412,7 @@ class mail_server {
         const auto index = mails_.size();
         mails_.push_back(mail{"MAIL-" + std::to_string(k) + "-" + std::to_string(index), now});
         store_[k].push_back(index);
-        if (sub_of_[k].empty()) ++dropped_;
+        if (sub_of_[k].empty()) drop_locked(index, "no subscription");
         else subs_[sub_of_[k]].queue.push_back(index);
         if (std::uniform_int_distribution<int>(0, 49)(rng_) == 0) deleted_.insert(mails_.back().id);
       }
@@ -407,12 +433,20 @@ class mail_server {
         const auto& m = mails_[q.front()];
         events += wire::new_mail_event(m.id, "CK1", "INBOX-ID", m.received);
         if (taken) taken->emplace_back(id, q.front());
-        else ++dropped_;
+        else drop_locked(q.front(), "malformed envelope");
         q.pop_front();
       }
       if (!events.empty()) notifications += wire::notification(id, events);
     }
     return notifications;
+  }
+
+  bool has_events(const std::vector<std::string>& subs) const {
+    for (const auto& id : subs) {
+      auto it = subs_.find(id);
+      if (it != subs_.end() && !it->second.queue.empty()) return true;
+    }
+    return false;
   }
 
   // An envelope the client cannot read: a mismatched end tag (the framing
@@ -443,9 +477,12 @@ class mail_server {
     if (s.which == 4 && i == s.envelopes / 2) {
       // The server forgets the subscription and what it had queued for it;
       // mails keep arriving in the mailbox but no longer on any stream.
-      forget_locked(s.lost_sub);
+      forget_locked(s.lost_sub, "expired");
     }
-    if (s.malformed_at && i == *s.malformed_at && i < s.envelopes) {
+    // The broken envelope: the first at or after malformed_at that has events
+    // to lose (a broken keep-alive loses nothing).
+    if (s.malformed_at && i >= *s.malformed_at && i < s.envelopes && has_events(s.subs)) {
+      s.malformed_at.reset();
       c.after = 10ms;
       c.data = malformed_envelope(s);
       if (s.malformed_framing) {
@@ -474,7 +511,7 @@ class mail_server {
         for (auto it = s.sent.rbegin(); it != s.sent.rend(); ++it) {
           auto sub = subs_.find(it->first);
           if (sub != subs_.end()) sub->second.queue.push_front(it->second);
-          else ++dropped_;
+          else drop_locked(it->second, "reset, subscription gone");
         }
         s.sent.clear();
         return c;
@@ -492,12 +529,19 @@ class mail_server {
     }
   }
 
+  void drop_locked(std::size_t mail, const char* why) {
+    if (finished_) return;  // the final stop's Unsubscribe: every mail had its outcome
+    ++dropped_;
+    dropped_how_[mail] = why;
+  }
+
   soak_options options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::thread generator_;
   bool stopping_ = false;
   bool generating_ = false;
+  bool finished_ = false;
   std::mt19937_64 rng_;        // mail creation, in creation order
   std::mt19937_64 fetch_rng_;  // GetItem faults, apart so fetch timing does not shift the mails
   std::vector<mail> mails_;
@@ -507,6 +551,7 @@ class mail_server {
   std::size_t subscriptions_ = 0;
   std::map<std::size_t, std::size_t> streams_of_;  // streams per connection (lowest mailbox)
   std::size_t dropped_ = 0;  // mails no stream carried (no subscription, expired, broken envelope)
+  std::map<std::size_t, std::string> dropped_how_;  // why, for each (the last cause)
   std::set<std::string> deleted_;
   std::map<std::string, std::size_t> faults_;
 };
@@ -521,8 +566,10 @@ long peak_rss_kb() {
 struct outcomes {
   std::mutex mutex;
   std::map<std::string, std::size_t> fetched, gone, failed;
+  std::uint64_t count = 0;
 
-  void record(ews::item_outcome&& out) {
+  // Returns the number of outcomes so far.
+  std::uint64_t record(ews::item_outcome&& out) {
     std::lock_guard<std::mutex> lock(mutex);
     const auto& id = out.source.event.item.id;
     switch (out.kind) {
@@ -534,6 +581,7 @@ struct outcomes {
         break;
       case ews::outcome_kind::skipped: break;
     }
+    return ++count;
   }
   std::size_t resolved() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -546,7 +594,7 @@ struct outcomes {
 // Counts summed over the service's lives.
 struct totals {
   std::uint64_t reconnects = 0, gaps = 0, streams = 0, errors = 0, reconciled = 0, reconcile_failures = 0,
-                restart_gaps = 0, abandoned = 0;
+                restart_gaps = 0, abandoned = 0, paused = 0;
 };
 
 // One life of the service, wired as samples/ews_listen.cpp is: the listener
@@ -567,12 +615,13 @@ class service {
     o.backoff.initial = 100ms;
     o.backoff.max = 2s;
     o.backoff.seed = opt.seed;
+    if (opt.stalls) o.fetch.queue_limit = 100;
     auto keys = store_->load_dedupe_keys(ews::checkpoint_store::listener_window);
     if (!keys) throw ews::error(keys.error());
     o.dedupe_keys = std::move(*keys);
     listener_ = std::make_unique<ews::listener>(std::move(o));
     listener_->on_item([this](ews::item_outcome&& item) {
-      out_.record(std::move(item));
+      if (out_.record(std::move(item)) % 500 == 0 && opt_.stalls) std::this_thread::sleep_for(3s);
       std::lock_guard<std::mutex> lock(mutex_);
       dedupe_dirty_ = true;
     });
@@ -617,7 +666,7 @@ class service {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_save_ < 1s) return;
     last_save_ = now;
-    save_checkpoint(listener_->counters().streaming.connections > 0);
+    save_checkpoint(false);
   }
 
   bool failed() const { return listener_->failed(); }
@@ -636,11 +685,12 @@ class service {
     stop_ctx_.cancel();
     if (reconcile_thread_.joinable()) reconcile_thread_.join();
     listener_->stop();
-    save_checkpoint(false);
+    save_checkpoint(true);
     const auto c = listener_->counters();
     sum_.reconnects += c.streaming.total_reconnects();
     sum_.streams += c.streaming.connections;
     sum_.abandoned += c.fetch ? c.fetch->abandoned : 0;
+    sum_.paused += c.fetch ? c.fetch->refused : 0;
     sum_.gaps += gaps_;
     sum_.errors += errors_;
     sum_.reconciled += reconciled_;
@@ -663,6 +713,9 @@ class service {
     for (const auto& ft : *times) on_gap(ews::gap{ft.folder.mailbox, ft.folder.folder_id, ft.last_event, "Restart"});
   }
 
+  // A gap stays in gaps_queue_ or reconciling_ until its pass succeeds: the
+  // checkpoint's time must not pass its `since` before then (see
+  // save_checkpoint). A failed pass is tried again after a pause.
   void reconcile_loop() {
     for (;;) {
       ews::gap g;
@@ -671,8 +724,13 @@ class service {
         changed_.wait(lock, [&] { return stopping_ || !gaps_queue_.empty(); });
         if (stopping_) return;
         g = gaps_queue_.front();
+        reconciling_ = std::move(gaps_queue_.front());
         gaps_queue_.pop_front();
       }
+      // A restart gap is reconciled once every subscription exists again:
+      // a pass before that would miss what arrives between its
+      // SyncFolderItems and the Subscribe (no stream carries it either).
+      if (g.reason == "Restart" && !wait_until_subscribed()) return;
       try {
         const auto r = reconciler_->reconcile(g, stop_ctx_);
         ++reconciled_;
@@ -680,19 +738,51 @@ class service {
           std::fprintf(stderr, "reconciled %s since %s (%s): delivered %zu, duplicates %zu, filtered %zu, state %s\n",
                        g.mailbox.c_str(), ews::to_iso8601(g.since).c_str(), g.reason.c_str(), r.delivered,
                        r.duplicates, r.filtered, r.sync_state.c_str());
+        std::lock_guard<std::mutex> lock(mutex_);
+        reconciling_.reset();
       } catch (const ews::error& e) {
         // Cut short by our own stop (a cancelled drain is a timeout to the
-        // poller): the restart gap covers it.
+        // poller): the gap stays open, the restart gap covers it.
         if (e.info().kind() == ews::errc::cancelled || stop_ctx_.done()) return;
         ++reconcile_failures_;
         std::fprintf(stderr, "reconcile failed: %s\n", e.what());
+        std::unique_lock<std::mutex> lock(mutex_);
+        gaps_queue_.push_back(std::move(*reconciling_));
+        reconciling_.reset();
+        if (changed_.wait_for(lock, 1s, [&] { return stopping_; })) return;
       }
     }
   }
 
-  // As the sample does today: while streams are up, nothing before now can
-  // have been missed (see issue 10 for why that is not so).
-  void save_checkpoint(bool streaming) {
+  // Until delivered_through() has a value: every subscription created. False
+  // when stopping first.
+  bool wait_until_subscribed() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      const bool up = listener_->delivered_through().has_value();
+      lock.lock();
+      if (up) return true;
+      changed_.wait_for(lock, 50ms, [&] { return stopping_; });
+    }
+    return false;
+  }
+
+  // The oldest `since` of the gaps not reconciled yet.
+  std::optional<std::chrono::system_clock::time_point> oldest_open_gap() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::optional<std::chrono::system_clock::time_point> oldest;
+    if (reconciling_) oldest = reconciling_->since;
+    for (const auto& g : gaps_queue_)
+      if (!oldest || g.since < *oldest) oldest = g.since;
+    return oldest;
+  }
+
+  // Records how far delivery is complete, as ews-listen does: the listener's
+  // delivered_through(), held back by gaps not reconciled yet (also after
+  // stop(): it covers what stop() dropped). With --save-now 1, the old
+  // wiring: the current time while streaming, nothing at stop.
+  void save_checkpoint(bool final) {
     bool dirty = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -703,10 +793,16 @@ class service {
       auto s = store_->save_dedupe_keys(ews::checkpoint_store::listener_window, f->dedupe_snapshot());
       if (!s) std::fprintf(stderr, "save_dedupe_keys: %s\n", s.error().message.c_str());
     }
-    if (!streaming) return;
-    const auto now = std::chrono::system_clock::now();
+    std::optional<std::chrono::system_clock::time_point> through;
+    if (opt_.save_now) {
+      if (!final && listener_->counters().streaming.connections > 0) through = std::chrono::system_clock::now();
+    } else {
+      through = listener_->delivered_through();
+      if (auto gap = oldest_open_gap(); through && gap && *gap < *through) through = gap;
+    }
+    if (!through) return;  // not every subscription is up yet: keep the old time
     for (std::size_t k = 0; k < opt_.mailboxes; ++k) {
-      auto s = store_->save_last_event_time({mailbox_address(k), "inbox"}, now);
+      auto s = store_->save_last_event_time({mailbox_address(k), "inbox"}, *through);
       if (!s) std::fprintf(stderr, "save_last_event_time: %s\n", s.error().message.c_str());
     }
   }
@@ -723,7 +819,8 @@ class service {
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<ews::gap> gaps_queue_;
+  std::deque<ews::gap> gaps_queue_;             // waiting for the reconcile thread
+  std::optional<ews::gap> reconciling_;          // being reconciled (or cut short by stop)
   bool stopping_ = false;
   bool stopped_ = false;
   bool dedupe_dirty_ = false;
@@ -744,6 +841,8 @@ bool parse_args(int argc, char** argv, soak_options& o) {
     else if (a == "--malformed") o.malformed = v != 0;
     else if (a == "--restarts") o.restarts = v;
     else if (a == "--slack") o.slack = std::chrono::seconds(v);
+    else if (a == "--save-now") o.save_now = v != 0;
+    else if (a == "--stalls") o.stalls = v != 0;
     else return false;
   }
   return argc % 2 == 1 && o.mails > 0 && o.mailboxes > 0 && o.mailboxes <= 100000 && o.per_connection >= 1 &&
@@ -772,7 +871,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: ews-soak [--mails M] [--mailboxes K] [--seed S] [--limit SECONDS] [--expiry 0|1]\n"
                  "                [--per-connection 1..200] [--rate MAILS_PER_S] [--malformed 0|1]\n"
-                 "                [--restarts R] [--slack SECONDS]\n");
+                 "                [--restarts R] [--slack SECONDS] [--save-now 0|1] [--stalls 0|1]\n");
     return 2;
   }
   const auto began = std::chrono::steady_clock::now();
@@ -821,6 +920,7 @@ int main(int argc, char** argv) {
     svc->tick();
     std::this_thread::sleep_for(50ms);
   }
+  mails.finish();
   svc->stop();
   svc.reset();
   mails.stop();
@@ -848,12 +948,19 @@ int main(int argc, char** argv) {
   lost += opt.mails - mails.created();
 
   for (const auto& m : mails.unresolved(all, std::getenv("SOAK_LOST") ? 100000 : 5)) std::fprintf(stderr, "lost: %s\n", m.c_str());
-  std::fprintf(stderr, "faults:");
+  std::set<std::string> resolved_ids;
+  for (const auto& id : all)
+    if (out.fetched.count(id) || deleted.count(id)) resolved_ids.insert(id);
+  std::fprintf(stderr, "no stream carried:");
+  for (const auto& d : mails.dropped_by_cause(resolved_ids))
+    std::fprintf(stderr, " %s %zu (resolved %zu),", d.first.c_str(), d.second.first, d.second.second);
+  std::fprintf(stderr, "\nfaults:");
   for (const auto& f : mails.faults()) std::fprintf(stderr, " %s %zu,", f.first.c_str(), f.second);
   std::fprintf(stderr, "\nrestarts %zu (restart gaps %llu, abandoned by stop %llu), reconciled %llu (failed %llu) for %zu mails no stream carried,",
                restarts, static_cast<unsigned long long>(sum.restart_gaps),
                static_cast<unsigned long long>(sum.abandoned), static_cast<unsigned long long>(sum.reconciled),
                static_cast<unsigned long long>(sum.reconcile_failures), mails.dropped());
+  std::fprintf(stderr, " streams paused by a full fetcher %llu,", static_cast<unsigned long long>(sum.paused));
   std::fprintf(stderr, " failed outcomes %zu, gone though not deleted %zu, errors reported %llu, streams %llu,"
                " generated %016llx, wall %.1f s\n",
                out.failed.size(), gone_undeleted, static_cast<unsigned long long>(sum.errors),
