@@ -88,6 +88,10 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     // the `since` of a gap.
     std::chrono::system_clock::time_point last_seen{};
     bool refused = false;  // the server refused its Subscribe for good (last attempt)
+    // The gap of its loss, reported once it is subscribed again: a reconcile
+    // before that would miss what arrives between its SyncFolderItems and the
+    // new Subscribe, which no stream carries either.
+    std::vector<streaming_gap> unreported;
   };
 
   struct group {
@@ -247,6 +251,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
 
   void connect(std::size_t gi) {
     group& g = *groups[gi];
+    std::vector<streaming_gap> gaps;
     // Subscribe every subscription without an id, one at a time, so the
     // affinity cookie of the first reaches the others.
     for (std::size_t si = 0;; ++si) {
@@ -301,8 +306,10 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         g.subs[si].id = parsed->subscription_id;
         g.subs[si].refused = false;
         g.subs[si].last_seen = std::chrono::system_clock::now();
+        gaps.swap(g.subs[si].unreported);
       }
       counters.subscribes++;
+      report_gaps(gaps);
       log(log_level::debug, "subscribed " + display(target.mailbox));
     }
     open_stream(g);
@@ -628,7 +635,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     e.message = "GetStreamingEvents: " + e.message;
     f.errors.push_back(e);
     if (is_subscription_lost(e.ews_code)) {
-      lose_subscriptions(g, {}, e.response_code_text, f);
+      lose_subscriptions(g, {}, e.response_code_text);
       f.reopen = reconnect_cause::subscription_error;
       return;
     }
@@ -707,7 +714,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     // Missed events: the server dropped some; Microsoft's guidance is to
     // reconcile and create a new subscription, as for a lost one.
     if (is_subscription_lost(code) || code == response_code::ErrorMissedNotificationEvents) {
-      lose_subscriptions(g, msg.error_subscription_ids, msg.status.code_text, f);
+      lose_subscriptions(g, msg.error_subscription_ids, msg.status.code_text);
       f.reopen = reconnect_cause::subscription_error;
       f.delay = 0ms;
       log(log_level::warning, e.message);
@@ -727,10 +734,14 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   // Under the lock: the server no longer knows these subscriptions (all of
   // the group's when `ids` is empty). They are subscribed again at the
   // reconnect; events since they were last heard of may be lost.
-  void lose_subscriptions(group& g, const std::vector<std::string>& ids, const std::string& reason, followup& f) {
+  void lose_subscriptions(group& g, const std::vector<std::string>& ids, const std::string& reason) {
     for (auto& s : g.subs) {
       if (s.id.empty() || !applies(ids, s.id)) continue;
-      gaps_for(s, reason.empty() ? "ErrorSubscriptionNotFound" : reason, f);
+      // Reported after the new Subscribe (see subscription::unreported);
+      // until then last_seen stays, so streaming_through() stays before it.
+      followup lost;
+      gaps_for(s, reason.empty() ? "ErrorSubscriptionNotFound" : reason, lost);
+      s.unreported.insert(s.unreported.end(), lost.gaps.begin(), lost.gaps.end());
       s.id.clear();
     }
   }
@@ -752,12 +763,16 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   }
 
   // Without the lock: report, deliver, and schedule what a callback decided.
-  void carry_out(std::size_t gi, std::uint64_t gen, followup f) {
-    for (const auto& gap : f.gaps) {
+  void report_gaps(const std::vector<streaming_gap>& gaps) {
+    for (const auto& gap : gaps) {
       counters.gaps++;
       log(log_level::warning, "gap: " + display(gap.mailbox) + " folder " + gap.folder_id + " (" + gap.reason + ")");
       if (options.on_gap) options.on_gap(gap);
     }
+  }
+
+  void carry_out(std::size_t gi, std::uint64_t gen, followup f) {
+    report_gaps(f.gaps);
     if (f.reopen) {
       std::lock_guard<std::mutex> lock(mu);
       begin_reopen(*groups[gi], gen, *f.reopen, f.delay);
