@@ -102,6 +102,8 @@ struct soak_options {
   /// fetcher holds at most 100 items, so streams pause (back-pressure) with
   /// envelopes waiting in the socket.
   bool stalls = false;
+  /// Milliseconds each Subscribe takes on the server.
+  std::size_t subscribe_ms = 0;
 };
 
 std::string mailbox_address(std::size_t k) { return "user" + std::to_string(k) + "@soak.test"; }
@@ -146,6 +148,8 @@ class mail_server {
       return rt::soap_response(wire::error_message("ErrorNonExistentMailbox"), 500);
     const auto k = mailbox_index(m[1]);
     if (k >= options_.mailboxes) return rt::soap_response(wire::error_message("ErrorNonExistentMailbox"), 500);
+    // A Subscribe takes time on a real server; meanwhile mails reach no stream.
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.subscribe_ms));
     std::string id;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -843,6 +847,7 @@ bool parse_args(int argc, char** argv, soak_options& o) {
     else if (a == "--slack") o.slack = std::chrono::seconds(v);
     else if (a == "--save-now") o.save_now = v != 0;
     else if (a == "--stalls") o.stalls = v != 0;
+    else if (a == "--subscribe-ms") o.subscribe_ms = v;
     else return false;
   }
   return argc % 2 == 1 && o.mails > 0 && o.mailboxes > 0 && o.mailboxes <= 100000 && o.per_connection >= 1 &&
@@ -871,7 +876,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: ews-soak [--mails M] [--mailboxes K] [--seed S] [--limit SECONDS] [--expiry 0|1]\n"
                  "                [--per-connection 1..200] [--rate MAILS_PER_S] [--malformed 0|1]\n"
-                 "                [--restarts R] [--slack SECONDS] [--save-now 0|1] [--stalls 0|1]\n");
+                 "                [--restarts R] [--slack SECONDS] [--save-now 0|1] [--stalls 0|1]\n"
+                 "                [--subscribe-ms MS]\n");
     return 2;
   }
   const auto began = std::chrono::steady_clock::now();
