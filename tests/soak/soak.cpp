@@ -3,7 +3,8 @@
 //
 //   ews-soak [--mails M] [--mailboxes K] [--seed S] [--limit SECONDS] [--expiry 0|1]
 //            [--per-connection N] [--rate MAILS_PER_S] [--malformed 0|1]
-//            [--restarts R] [--slack SECONDS]
+//            [--restarts R] [--slack SECONDS] [--save-now 0|1] [--stalls 0|1]
+//            [--subscribe-ms MS]
 //
 // The server creates M mails across K mailboxes at a steady rate (from a
 // thread of its own, once every mailbox is subscribed) and streams them as
@@ -38,7 +39,14 @@
 // a temporary directory), wired as samples/ews_listen.cpp is: the dedupe
 // window restored into the listener, a restart gap per folder from the saved
 // last-event time, the dedupe window and the last-event time saved every
-// second and at stop.
+// second and at stop. The last-event time saved is the listener's
+// delivered_through() held back by gaps not reconciled yet (--save-now 1: the
+// current time, as ews-listen did before; it loses mails), and a restart gap
+// is reconciled once every subscription exists again.
+//
+// --stalls 1: the handler stalls 3 s every 500 outcomes and the fetcher holds
+// at most 100 items, so streams pause with envelopes waiting in the socket.
+// --subscribe-ms: each Subscribe takes that long on the server.
 //
 // Prints one line and exits 1 when a mail was lost or delivered twice:
 //   mails M, delivered D, gone G, lost L, duplicates X, reconnects R, gaps P, peak RSS S
