@@ -182,8 +182,9 @@ inline std::string gse_envelope(const std::string& messages) {
 }
 
 inline std::string new_mail_event(const std::string& item, const std::string& ck = "CK1",
-                                  const std::string& folder = "INBOX-ID") {
-  return "<t:NewMailEvent><t:TimeStamp>2026-11-22T10:00:00Z</t:TimeStamp><t:ItemId Id=\"" + item +
+                                  const std::string& folder = "INBOX-ID",
+                                  const std::string& timestamp = "2026-11-22T10:00:00Z") {
+  return "<t:NewMailEvent><t:TimeStamp>" + timestamp + "</t:TimeStamp><t:ItemId Id=\"" + item +
          "\" ChangeKey=\"" + ck + "\"/><t:ParentFolderId Id=\"" + folder + "\"/></t:NewMailEvent>";
 }
 inline std::string created_event(const std::string& item) {

@@ -88,6 +88,10 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     // the `since` of a gap.
     std::chrono::system_clock::time_point last_seen{};
     bool refused = false;  // the server refused its Subscribe for good (last attempt)
+    // The gap of its loss, reported once it is subscribed again: a reconcile
+    // before that would miss what arrives between its SyncFolderItems and the
+    // new Subscribe, which no stream carries either.
+    std::vector<streaming_gap> unreported;
   };
 
   struct group {
@@ -118,6 +122,11 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     bool draining = false;       // a thread is offering pending events
     bool wake = false;           // resume() came while draining
     bool stream_paused = false;  // on_data returned false on `current`
+    // Wall time `current` was first paused. What it carries after that may
+    // have waited in the socket since then, so reading it says nothing later
+    // than this about the server's queues (see handle_envelope). Cleared
+    // when a new stream opens.
+    std::optional<std::chrono::system_clock::time_point> paused_since;
   };
 
   // What a stream callback decided, carried out after the lock is released.
@@ -242,6 +251,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
 
   void connect(std::size_t gi) {
     group& g = *groups[gi];
+    std::vector<streaming_gap> gaps;
     // Subscribe every subscription without an id, one at a time, so the
     // affinity cookie of the first reaches the others.
     for (std::size_t si = 0;; ++si) {
@@ -296,8 +306,10 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         g.subs[si].id = parsed->subscription_id;
         g.subs[si].refused = false;
         g.subs[si].last_seen = std::chrono::system_clock::now();
+        gaps.swap(g.subs[si].unreported);
       }
       counters.subscribes++;
+      report_gaps(gaps);
       log(log_level::debug, "subscribed " + display(target.mailbox));
     }
     open_stream(g);
@@ -322,6 +334,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       g.closing = false;
       g.healthy = false;
       g.stream_paused = false;
+      g.paused_since.reset();
       g.last_byte = options.clock->now();
     }
     if (req.subscription_ids.empty()) {
@@ -569,6 +582,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       std::lock_guard<std::mutex> lock(mu);
       if (gen == g.generation && g.paused && !g.closing) {
         g.stream_paused = true;
+        if (!g.paused_since) g.paused_since = std::chrono::system_clock::now();
         keep_reading = false;
       }
     }
@@ -621,7 +635,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     e.message = "GetStreamingEvents: " + e.message;
     f.errors.push_back(e);
     if (is_subscription_lost(e.ews_code)) {
-      lose_subscriptions(g, {}, e.response_code_text, f);
+      lose_subscriptions(g, {}, e.response_code_text);
       f.reopen = reconnect_cause::subscription_error;
       return;
     }
@@ -634,7 +648,14 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   // Under the lock: one complete envelope of a 200 stream.
   void handle_envelope(group& g, const std::string& envelope, followup& f) {
     auto parsed = read_get_streaming_events_response(envelope);
-    const auto now_wall = std::chrono::system_clock::now();
+    // The time this envelope vouches for: when it was read, or, once the
+    // stream has been paused for back-pressure, when the pause began. An
+    // envelope read after a pause may have been written seconds earlier; the
+    // server's queue could have lost events since (an expiry, a broken
+    // envelope), and a gap starting at the read time would filter them out
+    // of the reconcile (created_since) for good.
+    auto now_wall = std::chrono::system_clock::now();
+    if (g.paused_since && *g.paused_since < now_wall) now_wall = *g.paused_since;
     if (!parsed) {
       error_info e = parsed.error();
       if (e.kind() == errc::soap_fault || e.kind() == errc::throttled) {
@@ -693,7 +714,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     // Missed events: the server dropped some; Microsoft's guidance is to
     // reconcile and create a new subscription, as for a lost one.
     if (is_subscription_lost(code) || code == response_code::ErrorMissedNotificationEvents) {
-      lose_subscriptions(g, msg.error_subscription_ids, msg.status.code_text, f);
+      lose_subscriptions(g, msg.error_subscription_ids, msg.status.code_text);
       f.reopen = reconnect_cause::subscription_error;
       f.delay = 0ms;
       log(log_level::warning, e.message);
@@ -713,10 +734,14 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   // Under the lock: the server no longer knows these subscriptions (all of
   // the group's when `ids` is empty). They are subscribed again at the
   // reconnect; events since they were last heard of may be lost.
-  void lose_subscriptions(group& g, const std::vector<std::string>& ids, const std::string& reason, followup& f) {
+  void lose_subscriptions(group& g, const std::vector<std::string>& ids, const std::string& reason) {
     for (auto& s : g.subs) {
       if (s.id.empty() || !applies(ids, s.id)) continue;
-      gaps_for(s, reason.empty() ? "ErrorSubscriptionNotFound" : reason, f);
+      // Reported after the new Subscribe (see subscription::unreported);
+      // until then last_seen stays, so streaming_through() stays before it.
+      followup lost;
+      gaps_for(s, reason.empty() ? "ErrorSubscriptionNotFound" : reason, lost);
+      s.unreported.insert(s.unreported.end(), lost.gaps.begin(), lost.gaps.end());
       s.id.clear();
     }
   }
@@ -738,12 +763,16 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   }
 
   // Without the lock: report, deliver, and schedule what a callback decided.
-  void carry_out(std::size_t gi, std::uint64_t gen, followup f) {
-    for (const auto& gap : f.gaps) {
+  void report_gaps(const std::vector<streaming_gap>& gaps) {
+    for (const auto& gap : gaps) {
       counters.gaps++;
       log(log_level::warning, "gap: " + display(gap.mailbox) + " folder " + gap.folder_id + " (" + gap.reason + ")");
       if (options.on_gap) options.on_gap(gap);
     }
+  }
+
+  void carry_out(std::size_t gi, std::uint64_t gen, followup f) {
+    report_gaps(f.gaps);
     if (f.reopen) {
       std::lock_guard<std::mutex> lock(mu);
       begin_reopen(*groups[gi], gen, *f.reopen, f.delay);
