@@ -187,8 +187,27 @@ class listen_session {
                 (opts_.reconcile ? "; reconciling with SyncFolderItems" : "; --reconcile would fetch them"));
     if (!opts_.reconcile) return;
     std::lock_guard<std::mutex> lock(mutex_);
+    // One pass per folder covers every gap queued for it: keep the earliest
+    // since, so a busy server's many gaps do not queue many passes.
+    for (auto& queued : gaps_) {
+      if (queued.mailbox == g.mailbox && queued.folder_id == g.folder_id) {
+        if (g.since < queued.since) queued.since = g.since;
+        return;
+      }
+    }
     gaps_.push_back(g);
     changed_.notify_all();
+  }
+
+  // A pass before the subscriptions exist would miss what arrives between its
+  // SyncFolderItems and the Subscribe, which no stream carries either. The
+  // listener reports its own gaps once re-subscribed; a Restart gap is ours.
+  bool wait_until_subscribed() {
+    for (;;) {
+      if (listener_->delivered_through()) return true;
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (changed_.wait_for(lock, 100ms, [&] { return stopping_; })) return false;
+    }
   }
 
   void start_reconcile() {
@@ -229,6 +248,7 @@ class listen_session {
         reconciling_ = std::move(gaps_.front());
         gaps_.pop_front();
       }
+      if (!wait_until_subscribed()) return;  // shutting down: the gap stays open
       try {
         const auto r = reconciler_->reconcile(g, reconcile_stop_);
         status_.say("reconciled " + label_of(g.mailbox) + " " + g.folder_id + ": " + std::to_string(r.delivered) +
