@@ -10,8 +10,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <optional>
+#include <thread>
 #include <utility>
 
 namespace ews {
