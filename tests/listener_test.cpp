@@ -135,6 +135,28 @@ std::string wire_subscribe(const std::string& id) { return ews::test::wire::subs
 const std::string gromox_dir = scenarios + "gromox-stream-and-fetch/";
 const std::string gromox_id = "AQAAAAUAAAA=";
 
+// A Subscribe, then a stream that sends its head and nothing more.
+rt::scenario silent_session() {
+  rt::scenario s;
+  s.forbidden_operations = {"SyncFolderItems"};
+  s.exchanges.push_back(exchange_of("Subscribe", rt::soap_response(read_file(gromox_dir + "subscribe.response.xml"))));
+  rt::response silent = rt::streaming_response({rt::chunk{}}, rt::ending::hold);
+  silent.hold_for = 60s;
+  s.exchanges.push_back(exchange_of("GetStreamingEvents", silent));
+  return s;
+}
+
+// Unsubscribe gets no answer at all: stop() must not wait for the server.
+void ignore_unsubscribe(rt::replay_server& server) {
+  server.on("Unsubscribe", [](const rt::received_request&) {
+    rt::response r;
+    r.raw = std::string();
+    r.end = rt::ending::hold;
+    r.hold_for = 60s;
+    return r;
+  });
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(listener)
@@ -490,20 +512,8 @@ BOOST_AUTO_TEST_CASE(two_hundred_and_one_mailboxes_make_two_connections) {
 
 // stop() while the server sends nothing and ignores the Unsubscribe.
 BOOST_AUTO_TEST_CASE(stop_during_a_silent_stream_returns_within_two_seconds) {
-  rt::scenario s;
-  s.forbidden_operations = {"SyncFolderItems"};
-  s.exchanges.push_back(exchange_of("Subscribe", rt::soap_response(read_file(gromox_dir + "subscribe.response.xml"))));
-  rt::response silent = rt::streaming_response({rt::chunk{}}, rt::ending::hold);  // head, then nothing
-  silent.hold_for = 60s;
-  s.exchanges.push_back(exchange_of("GetStreamingEvents", silent));
-  rt::replay_server server(s);
-  server.on("Unsubscribe", [](const rt::received_request&) {
-    rt::response r;
-    r.raw = std::string();  // no answer at all
-    r.end = rt::ending::hold;
-    r.hold_for = 60s;
-    return r;
-  });
+  rt::replay_server server(silent_session());
+  ignore_unsubscribe(server);
   auto clock = std::make_shared<ews::manual_clock>();
   ews::listener l(options_for(server, clock));
   l.start();
@@ -519,19 +529,8 @@ BOOST_AUTO_TEST_CASE(stop_during_a_silent_stream_returns_within_two_seconds) {
 // Two threads stop the listener: the second returns only once it is stopped
 // (here: while the first waits for an Unsubscribe that never answers).
 BOOST_AUTO_TEST_CASE(a_second_stop_returns_only_once_the_listener_has_stopped) {
-  rt::scenario s;
-  s.exchanges.push_back(exchange_of("Subscribe", rt::soap_response(read_file(gromox_dir + "subscribe.response.xml"))));
-  rt::response silent = rt::streaming_response({rt::chunk{}}, rt::ending::hold);
-  silent.hold_for = 60s;
-  s.exchanges.push_back(exchange_of("GetStreamingEvents", silent));
-  rt::replay_server server(s);
-  server.on("Unsubscribe", [](const rt::received_request&) {
-    rt::response r;
-    r.raw = std::string();  // no answer at all
-    r.end = rt::ending::hold;
-    r.hold_for = 60s;
-    return r;
-  });
+  rt::replay_server server(silent_session());
+  ignore_unsubscribe(server);
   ews::listener l(options_for(server, std::make_shared<ews::manual_clock>()));
   l.on_item([](ews::item_outcome&&) {});
   l.start();
