@@ -115,9 +115,6 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     bool auth_refreshed = false;
 
     std::deque<streaming_event> pending;  // refused by the sink (and everything after)
-    // Wall time the oldest event in `pending` arrived (conservative: set when
-    // pending fills from empty, cleared once it is empty again).
-    std::optional<std::chrono::system_clock::time_point> held_since;
     bool paused = false;         // the sink is full
     bool draining = false;       // a thread is offering pending events
     bool wake = false;           // resume() came while draining
@@ -687,7 +684,6 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
           for (auto& ev : n.events) {
             counters.event(ev.type);
             if (ev.type == event_type::status) continue;
-            if (g.pending.empty() && !g.held_since) g.held_since = now_wall;
             g.pending.push_back(streaming_event{s->target.mailbox, s->id, std::move(ev)});
           }
         }
@@ -803,7 +799,6 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         g.paused = true;
         break;
       }
-      if (g.pending.empty()) g.held_since.reset();  // only now is the event the sink's
       offered = true;
     }
     g.draining = false;
@@ -841,6 +836,9 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     auto take = [&](std::chrono::system_clock::time_point t) {
       if (!through || t < *through) through = t;
     };
+    // Events held in `pending` need no term of their own: a group holds some
+    // only while its stream is paused, and then its last_seen stays at or
+    // before their envelope (see paused_since).
     for (const auto& g : groups) {
       for (const auto& s : g->subs) {
         if (s.last_seen == std::chrono::system_clock::time_point{}) {
@@ -849,7 +847,6 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         }
         take(s.last_seen);
       }
-      if (g->held_since) take(*g->held_since);
     }
     return through;
   }

@@ -170,8 +170,8 @@ class subscription_manager {
 
   /// The wall-clock time before which every event the server sent has
   /// reached the sink: the oldest of each subscription's last envelope heard
-  /// (frozen while its stream is down or paused; a lost subscription keeps
-  /// the time its gap reports) and of events held back by a full sink.
+  /// (frozen while its stream is down or paused by a full sink; a lost
+  /// subscription keeps the time its gap reports).
   /// nullopt until every subscription has been created once (those refused
   /// for good do not count). Stays meaningful after stop().
   std::optional<std::chrono::system_clock::time_point> streaming_through() const;
