@@ -11,7 +11,6 @@
 
 #include <map>
 #include <mutex>
-#include <regex>
 
 using namespace std::chrono_literals;
 namespace rt = ews::testing;
@@ -23,27 +22,9 @@ namespace {
 // Answers a GetItem for whatever ids were asked: a Message per id, except
 // ids starting with "GONE", answered ErrorItemNotFound as Exchange does.
 rt::response get_item_answer(const rt::received_request& request) {
-  static const std::regex item_id("<t:ItemId Id=\"([^\"]+)\"( ChangeKey=\"([^\"]*)\")?");
-  std::string messages;
-  for (std::sregex_iterator it(request.body.begin(), request.body.end(), item_id), end; it != end; ++it) {
-    const std::string id = (*it)[1];
-    if (id.rfind("GONE", 0) == 0) {
-      messages +=
-          "<m:GetItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The specified object was not found "
-          "in the store.</m:MessageText><m:ResponseCode>ErrorItemNotFound</m:ResponseCode>"
-          "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Items/></m:GetItemResponseMessage>";
-    } else {
-      messages += "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
-                  "<m:Items><t:Message><t:ItemId Id=\"" + id + "\" ChangeKey=\"" + std::string((*it)[3]) +
-                  "\"/><t:Subject>subject of " + id + "</t:Subject><t:Size>1234</t:Size></t:Message></m:Items>"
-                  "</m:GetItemResponseMessage>";
-    }
-  }
-  return rt::soap_response(
-      "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
-      "<m:GetItemResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\" "
-      "xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><m:ResponseMessages>" +
-      messages + "</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>");
+  return rt::soap_response(wire::get_item_answer(request.body, [](const std::string& id) {
+    return id.rfind("GONE", 0) == 0 ? std::nullopt : std::optional<std::string>("subject of " + id);
+  }));
 }
 
 rt::exchange exchange_of(std::string operation, rt::response r) {

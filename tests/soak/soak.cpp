@@ -245,7 +245,6 @@ class mail_server {
   }
 
   rt::response get_item(const rt::received_request& r) {
-    static const std::regex item_id("<t:ItemId Id=\"([^\"]+)\"( ChangeKey=\"([^\"]*)\")?");
     {
       std::lock_guard<std::mutex> lock(mutex_);
       const auto roll = std::uniform_int_distribution<int>(0, 99)(fetch_rng_);
@@ -258,31 +257,11 @@ class mail_server {
         return rt::soap_response(wire::server_busy_fault(100), 500);
       }
     }
-    std::string messages;
-    for (std::sregex_iterator it(r.body.begin(), r.body.end(), item_id), end; it != end; ++it) {
-      const std::string id = (*it)[1];
-      bool deleted;
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        deleted = deleted_.count(id) != 0;
-      }
-      if (deleted) {
-        messages +=
-            "<m:GetItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The specified object was not "
-            "found in the store.</m:MessageText><m:ResponseCode>ErrorItemNotFound</m:ResponseCode>"
-            "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Items/></m:GetItemResponseMessage>";
-      } else {
-        messages += "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
-                    "<m:Items><t:Message><t:ItemId Id=\"" + id + "\" ChangeKey=\"" + std::string((*it)[3]) +
-                    "\"/><t:Subject>soak " + id + "</t:Subject><t:Size>1234</t:Size></t:Message></m:Items>"
-                    "</m:GetItemResponseMessage>";
-      }
-    }
-    return rt::soap_response(
-        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
-        "<m:GetItemResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\" "
-        "xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><m:ResponseMessages>" +
-        messages + "</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>");
+    return rt::soap_response(wire::get_item_answer(r.body, [this](const std::string& id) -> std::optional<std::string> {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (deleted_.count(id) != 0) return std::nullopt;
+      return "soak " + id;
+    }));
   }
 
   // SyncFolderItems over a mailbox's inbox: the state is the count of mails

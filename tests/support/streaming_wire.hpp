@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -248,6 +249,33 @@ inline std::string server_busy_fault(int back_off_ms) {
          "<t:MessageXml xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\">"
          "<t:Value Name=\"BackOffMilliseconds\">" + std::to_string(back_off_ms) + "</t:Value></t:MessageXml>"
          "</detail></s:Fault></s:Body></s:Envelope>";
+}
+
+/// A GetItemResponse for every ItemId a GetItem request asks for, in order:
+/// the Message (its id, ChangeKey and `subject_of(id)`), or ErrorItemNotFound
+/// where `subject_of` gives nullopt (the item is gone).
+inline std::string get_item_answer(const std::string& request_body,
+                                   const std::function<std::optional<std::string>(const std::string&)>& subject_of) {
+  static const std::regex item_id("<t:ItemId Id=\"([^\"]+)\"( ChangeKey=\"([^\"]*)\")?");
+  std::string messages;
+  for (std::sregex_iterator it(request_body.begin(), request_body.end(), item_id), end; it != end; ++it) {
+    const std::string id = (*it)[1];
+    if (const auto subject = subject_of(id)) {
+      messages += "<m:GetItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>"
+                  "<m:Items><t:Message><t:ItemId Id=\"" + id + "\" ChangeKey=\"" + std::string((*it)[3]) +
+                  "\"/><t:Subject>" + *subject + "</t:Subject><t:Size>1234</t:Size></t:Message></m:Items>"
+                  "</m:GetItemResponseMessage>";
+    } else {
+      messages +=
+          "<m:GetItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The specified object was not found "
+          "in the store.</m:MessageText><m:ResponseCode>ErrorItemNotFound</m:ResponseCode>"
+          "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:Items/></m:GetItemResponseMessage>";
+    }
+  }
+  return "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+         "<m:GetItemResponse xmlns:m=\"http://schemas.microsoft.com/exchange/services/2006/messages\" "
+         "xmlns:t=\"http://schemas.microsoft.com/exchange/services/2006/types\"><m:ResponseMessages>" +
+         messages + "</m:ResponseMessages></m:GetItemResponse></s:Body></s:Envelope>";
 }
 
 /// The text between <tag> and </tag> after `from` ("" if absent).
