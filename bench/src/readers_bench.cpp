@@ -13,22 +13,12 @@
 
 #include <pugixml.hpp>
 
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 #include <stdexcept>
 
 namespace ews::bench {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // CPU microseconds per call of `fn`: best of `rounds` rounds of enough calls
 // to last about 20 ms.

@@ -6,8 +6,6 @@
 #include <stdexcept>
 
 namespace ews::bench {
-namespace {
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);
@@ -15,6 +13,8 @@ std::string slurp(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
+
+namespace {
 
 // Splits `text` around the first `marker`: [before, after) with the marker
 // itself in neither part.

@@ -56,6 +56,9 @@ class workload {
   std::string message_;       // one GetItemResponseMessage with placeholders
 };
 
+/// The whole file; throws std::runtime_error naming it when unreadable.
+std::string slurp(const std::string& path);
+
 /// Every attribute value of `attribute` (e.g. "Id") on elements whose local
 /// name is `element` (e.g. "ItemId") in a request body. Tolerant and fast:
 /// the bench server reads the ids a GetItem asks for with it.
