@@ -220,51 +220,55 @@ std::string workload::unsubscribe_response() const {
          "</SOAP:Body></SOAP:Envelope>";
 }
 
-std::vector<std::string> attribute_values(std::string_view xml, std::string_view element, std::string_view attribute) {
-  std::vector<std::string> out;
+namespace {
+
+// Calls on_tag(local name, text between < and >, offset after >) for every
+// start or empty-element tag, until it returns false.
+template <class OnTag>
+void for_each_tag(std::string_view xml, OnTag&& on_tag) {
   std::size_t pos = 0;
   for (;;) {
     const auto lt = xml.find('<', pos);
-    if (lt == std::string_view::npos) break;
+    if (lt == std::string_view::npos) return;
     const auto gt = xml.find('>', lt);
-    if (gt == std::string_view::npos) break;
+    if (gt == std::string_view::npos) return;
     pos = gt + 1;
-    std::string_view tag = xml.substr(lt + 1, gt - lt - 1);
-    const auto name_end = tag.find_first_of(" \t\r\n/");
-    std::string_view name = tag.substr(0, name_end);
+    const std::string_view tag = xml.substr(lt + 1, gt - lt - 1);
+    if (tag.empty() || tag[0] == '/') continue;
+    std::string_view name = tag.substr(0, tag.find_first_of(" \t\r\n/"));
     if (const auto colon = name.find(':'); colon != std::string_view::npos) name.remove_prefix(colon + 1);
-    if (name != element || name_end == std::string_view::npos) continue;
-    // ` Id="..."` (attributes are quoted with " by our writer).
-    std::string needle = " ";
-    needle.append(attribute).append("=\"");
+    if (!on_tag(name, tag, pos)) return;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> attribute_values(std::string_view xml, std::string_view element, std::string_view attribute) {
+  // ` Id="..."` (attributes are quoted with " by our writer).
+  std::string needle = " ";
+  needle.append(attribute).append("=\"");
+  std::vector<std::string> out;
+  for_each_tag(xml, [&](std::string_view name, std::string_view tag, std::size_t) {
+    if (name != element) return true;
     const auto a = tag.find(needle);
-    if (a == std::string_view::npos) continue;
+    if (a == std::string_view::npos) return true;
     const auto v = a + needle.size();
     const auto q = tag.find('"', v);
-    if (q == std::string_view::npos) continue;
-    out.emplace_back(tag.substr(v, q - v));
-  }
+    if (q != std::string_view::npos) out.emplace_back(tag.substr(v, q - v));
+    return true;
+  });
   return out;
 }
 
 std::vector<std::string> element_texts(std::string_view xml, std::string_view element) {
   std::vector<std::string> out;
-  std::size_t pos = 0;
-  for (;;) {
-    const auto lt = xml.find('<', pos);
-    if (lt == std::string_view::npos) break;
-    const auto gt = xml.find('>', lt);
-    if (gt == std::string_view::npos) break;
-    pos = gt + 1;
-    std::string_view name = xml.substr(lt + 1, gt - lt - 1);
-    if (name.empty() || name[0] == '/' || name.back() == '/') continue;
-    name = name.substr(0, name.find_first_of(" \t\r\n"));
-    if (const auto colon = name.find(':'); colon != std::string_view::npos) name.remove_prefix(colon + 1);
-    if (name != element) continue;
-    const auto end = xml.find('<', pos);
-    if (end == std::string_view::npos) break;
-    out.emplace_back(xml.substr(pos, end - pos));
-  }
+  for_each_tag(xml, [&](std::string_view name, std::string_view tag, std::size_t after) {
+    if (name != element || tag.back() == '/') return true;
+    const auto end = xml.find('<', after);
+    if (end == std::string_view::npos) return false;
+    out.emplace_back(xml.substr(after, end - after));
+    return true;
+  });
   return out;
 }
 
