@@ -361,6 +361,7 @@ BOOST_AUTO_TEST_CASE(reset_mid_envelope_reconnects_without_duplicates_or_loss) {
   BOOST_TEST(eventually([&] { return l.counters().streaming.total_reconnects() == 1u; }, 10s));
   BOOST_TEST(eventually([&] { return rec.event_count() == 3u; }, 10s));
   BOOST_TEST(l.counters().streaming.dropped_partial_envelopes == 1u);
+  BOOST_REQUIRE(ews::test::timer_due_within(*clock, 1s));
   clock->advance(1s);  // the first back-off step
   BOOST_TEST(server.wait_for("GetStreamingEvents", 2, 10s));
   BOOST_TEST(eventually([&] { return rec.event_count() == 6u; }, 10s));
@@ -443,11 +444,13 @@ BOOST_AUTO_TEST_CASE(throttling_is_honoured) {
   rec.attach(l);
   l.start();
   BOOST_TEST(eventually([&] { return rec.error_count() == 1u; }, 10s));
+  BOOST_REQUIRE(ews::test::timer_due_within(*clock, 7000ms));
   clock->advance(6900ms);
   BOOST_TEST(!server.wait_for("GetStreamingEvents", 2, 200ms));
   clock->advance(100ms);
   BOOST_TEST(server.wait_for("GetStreamingEvents", 2, 10s));
   BOOST_TEST(eventually([&] { return rec.error_count() == 2u; }, 10s));
+  BOOST_REQUIRE(ews::test::timer_due_within(*clock, 5000ms));
   clock->advance(4900ms);
   BOOST_TEST(!server.wait_for("GetStreamingEvents", 3, 200ms));
   clock->advance(100ms);

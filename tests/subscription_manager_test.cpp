@@ -20,6 +20,7 @@ using namespace std::chrono_literals;
 namespace soap = ews::soap;
 namespace wire = ews::test::wire;
 using ews::test::eventually;
+using ews::test::timer_due_within;
 
 namespace {
 
@@ -258,8 +259,10 @@ BOOST_AUTO_TEST_CASE(normal_flow_delivers_every_event_in_order) {
   BOOST_TEST(got[1].subscription_id == "SUB-own-1");
   BOOST_TEST(got[1].mailbox.empty());
 
+  // The scripted stream exists before open_stream() has returned to the
+  // manager, which counts the connection only then: wait for it.
+  BOOST_TEST(eventually([&] { return h.manager->counters().connections == 1u; }));
   auto c = h.manager->counters();
-  BOOST_TEST(c.connections == 1u);
   BOOST_TEST(c.subscribes == 1u);
   BOOST_TEST(c.envelopes == 2u);
   BOOST_TEST(c.events_of(soap::event_type::new_mail) == 1u);
@@ -449,6 +452,7 @@ BOOST_AUTO_TEST_CASE(server_busy_inside_the_stream_is_honoured_too) {
       "</m:GetStreamingEventsResponseMessage>");
   BOOST_TEST(s0->data(busy));
   BOOST_TEST(eventually([&] { return s0->cancelled(); }));
+  BOOST_REQUIRE(timer_due_within(*h.clock, 3000ms));
   h.clock->advance(2999ms);
   BOOST_TEST(!eventually([&] { return h.transport->stream_count() > 1; }, 50ms));
   h.clock->advance(1ms);
@@ -461,6 +465,7 @@ BOOST_AUTO_TEST_CASE(http_503_honours_retry_after) {
   auto s0 = h.transport->wait_stream(0);
   s0->head(503, {{"Retry-After", "7"}});
   BOOST_TEST(eventually([&] { return s0->cancelled(); }));
+  BOOST_REQUIRE(timer_due_within(*h.clock, 7000ms));
   h.clock->advance(6999ms);
   BOOST_TEST(!eventually([&] { return h.transport->stream_count() > 1; }, 50ms));
   h.clock->advance(1ms);
@@ -479,6 +484,7 @@ BOOST_AUTO_TEST_CASE(exceeded_connection_count_is_reported_and_backed_off) {
   BOOST_TEST(h.error_list().size() == 1u);
   BOOST_TEST(h.error_list()[0].first.code_name() == "ErrorExceededConnectionCount");
   BOOST_TEST(!eventually([&] { return h.transport->stream_count() > 1; }, 50ms));
+  BOOST_REQUIRE(timer_due_within(*h.clock, 1s));
   h.clock->advance(1s);
   h.transport->wait_stream(1);
 }
@@ -495,6 +501,7 @@ BOOST_AUTO_TEST_CASE(subscribe_throttled_is_retried_after_the_back_off) {
   };
   h.start();
   BOOST_TEST(eventually([&] { return h.error_list().size() == 1; }));
+  BOOST_REQUIRE(timer_due_within(*h.clock, 2000ms));
   h.clock->advance(1999ms);
   BOOST_TEST(!eventually([&] { return h.transport->stream_count() > 0; }, 50ms));
   h.clock->advance(1ms);
@@ -680,6 +687,7 @@ BOOST_AUTO_TEST_CASE(a_lost_subscription_is_reported_as_a_gap_once_subscribed_ag
   BOOST_TEST(eventually([&] { return subscribes.load() == 1; }));
   BOOST_TEST(h.gap_list().empty());
   BOOST_TEST((*h.manager->streaming_through() == heard));
+  BOOST_REQUIRE(timer_due_within(*h.clock, 2000ms));
   h.clock->advance(2000ms);
   h.transport->wait_stream(1);
   auto gaps = h.gap_list();
@@ -746,6 +754,7 @@ BOOST_AUTO_TEST_CASE(garbage_between_envelopes_reconnects) {
   auto s0 = h.stream(0);
   s0->data("this is not xml at all");
   BOOST_TEST(eventually([&] { return s0->cancelled(); }));
+  BOOST_REQUIRE(timer_due_within(*h.clock, 1s));
   h.clock->advance(1s);
   h.transport->wait_stream(1);
 }

@@ -4,6 +4,7 @@
 // answered by a scripted responder, and which records every request; plus
 // builders for the server's envelopes in Exchange's streaming form.
 
+#include <ews/clock.hpp>
 #include <ews/soap/transport.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -38,6 +39,17 @@ inline bool eventually(const std::function<bool()>& pred,
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return pred();
+}
+
+/// Waits (bounded) until a timer of `clock` falls due within `d`. The code
+/// under test arms its back-off timers on its own threads, after the effects
+/// a test can observe (a cancelled stream, a reported error): advancing the
+/// clock before the timer exists would skip it.
+inline bool timer_due_within(const ews::manual_clock& clock, ews::clock::duration d) {
+  return eventually([&] {
+    const auto next = clock.next_deadline();
+    return next && *next <= clock.now() + d;
+  });
 }
 
 /// One streaming response, driven by the test.
