@@ -4,6 +4,7 @@
 #include <ews/soap/transport.hpp>
 
 #include "http/cert_store.hpp"
+#include "http/engines.hpp"
 #include "http/exchange.hpp"
 #include "http/redact.hpp"
 #include "http/url.hpp"
@@ -240,10 +241,11 @@ class cpprest_transport final : public transport {
 
 }  // namespace
 
-std::unique_ptr<transport> make_http_transport(http_transport_options options) {
-  auto store = detail::cert_store::create(options.ca_file);
-  if (!store) throw error(store.error());
-  return std::make_unique<cpprest_transport>(std::move(options), std::move(*store));
+namespace detail {
+
+std::unique_ptr<transport> make_cpprest_transport(http_transport_options options, std::shared_ptr<cert_store> store) {
+  return std::make_unique<cpprest_transport>(std::move(options), std::move(store));
 }
 
+}  // namespace detail
 }  // namespace ews::soap

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
-/// The one HTTP interface the library talks through. The cpprestsdk engine
-/// (make_http_transport) implements it in private sources; tests and other
-/// engines implement it too. No engine type appears here.
+/// The one HTTP interface the library talks through. Two engines implement
+/// it in private sources (make_http_transport picks one: cpprestsdk or
+/// Boost.Beast/Asio); tests implement it too. No engine type appears here.
 
 #include <ews/context.hpp>
 #include <ews/logging.hpp>
@@ -79,9 +79,10 @@ class stream {
   virtual ~stream() = default;
   /// Closes the socket at once; on_end(errc::cancelled) follows.
   virtual void cancel() = 0;
-  /// Continues after on_data returned false. (The cpprestsdk engine keeps
-  /// receiving into its buffer while paused; pausing holds back deliveries,
-  /// not the socket.)
+  /// Continues after on_data returned false. (The asio engine stops reading
+  /// the socket while paused, so the server's writes block: true
+  /// back-pressure. The cpprestsdk engine keeps receiving into its buffer
+  /// while paused; pausing holds back deliveries, not the socket.)
   virtual void resume() = 0;
 };
 
@@ -103,7 +104,20 @@ class transport {
                                               std::shared_ptr<stream_observer> observer) = 0;
 };
 
+/// The HTTP engine behind make_http_transport.
+enum class http_engine {
+  cpprestsdk,  ///< cpprestsdk (the default): one process-wide thread pool
+  asio,        ///< Boost.Beast/Asio: this transport's own threads, no process-wide state
+};
+
 struct http_transport_options {
+  /// Which engine. cpprestsdk stays the default.
+  http_engine engine = http_engine::cpprestsdk;
+  /// asio engine only: threads of this transport's own io_context,
+  /// 1..max_http_engine_threads (streams and send() run on them; they only
+  /// move bytes and run stream observers). Ignored by the cpprestsdk engine,
+  /// whose pool is process-wide (set_http_engine_threads).
+  std::size_t threads = 1;
   /// Extra trusted CA certificates (PEM file). Empty: the system store only.
   std::string ca_file;
   /// Permit http:// to hosts other than loopback. Off: such URLs give
@@ -111,8 +125,10 @@ struct http_transport_options {
   bool allow_insecure_http = false;
   /// Largest body send() accepts (errc::response_too_large beyond it).
   std::size_t max_response_bytes = 64 * 1024 * 1024;
-  /// Reserved for engines that can time connecting separately. The
-  /// cpprestsdk engine cannot: there, connecting is bounded by the request's
+  /// Longest wait for a connection: name resolution, TCP connect and the
+  /// TLS handshake together (errc::connect_failed beyond it). Honoured by
+  /// the asio engine. The cpprestsdk engine cannot time connecting
+  /// separately: there, connecting is bounded by the request's
   /// inactivity_timeout (and send() by the context's deadline).
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(30);
   logger log;
@@ -141,14 +157,18 @@ inline constexpr std::size_t max_http_engine_threads = 256;
 /// its size then, so log the error and go on, or treat it as a setup bug.
 status set_http_engine_threads(std::size_t threads);
 
-/// The production transport (cpprestsdk; TLS 1.2+, certificates verified
-/// against one shared store, redirects never followed, wire traces at
-/// log_level::trace with secrets redacted). Throws ews::error
-/// (errc::tls_failure) when `ca_file` cannot be loaded: a wrong path must
-/// not silently fall back to the system store.
+/// The production transport, on the engine `options.engine` names (TLS 1.2+,
+/// certificates and host names verified against one shared store,
+/// redirects never followed, wire traces at log_level::trace with secrets
+/// redacted). Throws ews::error: errc::tls_failure when `ca_file` cannot be
+/// loaded (a wrong path must not silently fall back to the system store),
+/// errc::invalid_argument when `threads` is outside 1..max_http_engine_threads
+/// (asio engine).
 ///
 /// Destroy every stream before the transport's owner exits; streams keep
-/// their connection pool alive on their own, so the order is not a crash.
+/// their connection pool (asio: the io_context and its threads) alive on
+/// their own, so the order is not a crash. The asio engine stops and joins
+/// its threads when the transport and its last stream are gone.
 std::unique_ptr<transport> make_http_transport(http_transport_options options = {});
 
 }  // namespace ews::soap
