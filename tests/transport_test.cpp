@@ -1,5 +1,7 @@
-// The cpprestsdk transport against the replay server (real HTTP/1.1 and TLS
-// on 127.0.0.1), plus its private helpers: cookies, URLs, Retry-After,
+// Both HTTP engines (cpprestsdk and Boost.Beast/Asio) against the replay
+// server (real HTTP/1.1 and TLS on 127.0.0.1): every engine-level test runs
+// once per engine, so both keep the same contract; then what only the asio
+// engine does. Plus the private helpers: cookies, URLs, Retry-After,
 // redaction.
 
 #include <ews/soap/transport.hpp>
@@ -11,6 +13,8 @@
 #include "http/url.hpp"
 #include "test_certificates.hpp"
 
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -26,7 +30,22 @@ namespace soap = ews::soap;
 namespace rt = ews::testing;
 using steady = std::chrono::steady_clock;
 
+namespace ews::soap {
+// Names the engine in data test case logs.
+inline std::ostream& operator<<(std::ostream& os, http_engine e) {
+  return os << (e == http_engine::asio ? "asio" : "cpprestsdk");
+}
+}  // namespace ews::soap
+
 namespace {
+
+// Every engine-level test runs once per engine.
+const soap::http_engine engines[] = {soap::http_engine::cpprestsdk, soap::http_engine::asio};
+
+std::unique_ptr<soap::transport> make_transport(soap::http_engine engine, soap::http_transport_options options = {}) {
+  options.engine = engine;
+  return soap::make_http_transport(std::move(options));
+}
 
 const std::string get_events_body =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?><soap:Envelope "
@@ -279,7 +298,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(wire)
 
-BOOST_AUTO_TEST_CASE(send_returns_status_headers_cookies_and_body) {
+BOOST_DATA_TEST_CASE(send_returns_status_headers_cookies_and_body, engines, engine) {
   rt::response r = rt::soap_response(envelope(1));
   r.headers.push_back({"Set-Cookie", "X-BackEndOverrideCookie=MBX01~1942062621; expires=Wed, 21 Oct 2026 07:28:00 "
                                      "GMT; path=/EWS; secure"});
@@ -287,7 +306,7 @@ BOOST_AUTO_TEST_CASE(send_returns_status_headers_cookies_and_body) {
   r.headers.push_back({"request-id", "0f0e0d0c"});
   rt::replay_server server;
   server.add(answer(r));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto req = post(server.url());
   req.headers.push_back({"Authorization", "Bearer abc"});
   req.headers.push_back({"Host", "evil.example"});  // the engine owns Host
@@ -314,7 +333,7 @@ BOOST_AUTO_TEST_CASE(send_returns_status_headers_cookies_and_body) {
              "127.0.0.1:" + std::to_string(server.port()));
 }
 
-BOOST_AUTO_TEST_CASE(each_piece_is_delivered_before_the_next_chunk_is_sent) {
+BOOST_DATA_TEST_CASE(each_piece_is_delivered_before_the_next_chunk_is_sent, engines, engine) {
   // Chunk k+1 waits for a gate the test opens only after chunk k was handed
   // over, so any buffering in the transport would hang this test.
   constexpr int n = 20;
@@ -327,7 +346,7 @@ BOOST_AUTO_TEST_CASE(each_piece_is_delivered_before_the_next_chunk_is_sent) {
   }
   rt::replay_server server;
   server.add(answer(rt::streaming_response(chunks)));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto obs = std::make_shared<recorder>();
   auto stream = http->open_stream(post(server.url()), obs);
   std::vector<double> latency_ms;
@@ -347,10 +366,10 @@ BOOST_AUTO_TEST_CASE(each_piece_is_delivered_before_the_next_chunk_is_sent) {
                                                                  << latency_ms.back() << " ms");
 }
 
-BOOST_AUTO_TEST_CASE(cancel_during_a_silent_stream_returns_within_100ms) {
+BOOST_DATA_TEST_CASE(cancel_during_a_silent_stream_returns_within_100ms, engines, engine) {
   rt::replay_server server;
   server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto obs = std::make_shared<recorder>();
   auto stream = http->open_stream(post(server.url()), obs);
   BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
@@ -366,10 +385,10 @@ BOOST_AUTO_TEST_CASE(cancel_during_a_silent_stream_returns_within_100ms) {
   BOOST_TEST(server.wait_idle(5s));  // the socket is really closed
 }
 
-BOOST_AUTO_TEST_CASE(destroying_a_silent_stream_cancels_and_returns_promptly) {
+BOOST_DATA_TEST_CASE(destroying_a_silent_stream_cancels_and_returns_promptly, engines, engine) {
   rt::replay_server server;
   server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto obs = std::make_shared<recorder>();
   auto stream = http->open_stream(post(server.url()), obs);
   BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
@@ -380,12 +399,12 @@ BOOST_AUTO_TEST_CASE(destroying_a_silent_stream_cancels_and_returns_promptly) {
   BOOST_TEST(kind_of(obs->error()) == errc::cancelled);
 }
 
-BOOST_AUTO_TEST_CASE(back_pressure_pauses_until_resume) {
+BOOST_DATA_TEST_CASE(back_pressure_pauses_until_resume, engines, engine) {
   rt::replay_server server;
   server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false},
                                             rt::chunk{envelope(2), 0ms, "two", false},
                                             rt::chunk{envelope(3), 0ms, "", false}})));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto obs = std::make_shared<recorder>(1);  // pauses after the first piece
   auto stream = http->open_stream(post(server.url()), obs);
   BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
@@ -399,10 +418,10 @@ BOOST_AUTO_TEST_CASE(back_pressure_pauses_until_resume) {
   BOOST_TEST(!obs->error());
 }
 
-BOOST_AUTO_TEST_CASE(cancel_while_paused_ends_the_stream) {
+BOOST_DATA_TEST_CASE(cancel_while_paused_ends_the_stream, engines, engine) {
   rt::replay_server server;
   server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto obs = std::make_shared<recorder>(1);
   auto stream = http->open_stream(post(server.url()), obs);
   BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
@@ -411,11 +430,11 @@ BOOST_AUTO_TEST_CASE(cancel_while_paused_ends_the_stream) {
   BOOST_TEST(kind_of(obs->error()) == errc::cancelled);
 }
 
-BOOST_AUTO_TEST_CASE(streams_and_requests_use_separate_connections) {
+BOOST_DATA_TEST_CASE(streams_and_requests_use_separate_connections, engines, engine) {
   rt::replay_server server;
   server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold)));
   server.on("", [](const rt::received_request&) { return rt::soap_response(envelope(9)); });
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto obs = std::make_shared<recorder>();
   auto stream = http->open_stream(post(server.url()), obs);
   BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
@@ -425,8 +444,8 @@ BOOST_AUTO_TEST_CASE(streams_and_requests_use_separate_connections) {
   BOOST_TEST(server.connections_accepted() == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(faults_map_to_typed_errors) {
-  auto http = soap::make_http_transport();
+BOOST_DATA_TEST_CASE(faults_map_to_typed_errors, engines, engine) {
+  auto http = make_transport(engine);
   auto stream_error = [&](rt::response r, std::chrono::milliseconds inactivity = 30s) {
     rt::replay_server server;
     server.add(answer(std::move(r)));
@@ -475,12 +494,12 @@ BOOST_AUTO_TEST_CASE(faults_map_to_typed_errors) {
   BOOST_TEST(refused.error().kind() == errc::connect_failed);
 }
 
-BOOST_AUTO_TEST_CASE(throttling_status_comes_back_with_retry_after) {
+BOOST_DATA_TEST_CASE(throttling_status_comes_back_with_retry_after, engines, engine) {
   rt::replay_server server;
   auto r = rt::http_error(503, 42s);
   r.headers.push_back({"X-Request-Id", "rid-7"});
   server.add(answer(r));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto res = http->send(post(server.url()), ews::context{});
   BOOST_REQUIRE(res);
   BOOST_TEST(res->head.status == 503);
@@ -490,7 +509,7 @@ BOOST_AUTO_TEST_CASE(throttling_status_comes_back_with_retry_after) {
   BOOST_TEST(e.request_id == "rid-7");
 }
 
-BOOST_AUTO_TEST_CASE(response_size_limit) {
+BOOST_DATA_TEST_CASE(response_size_limit, engines, engine) {
   rt::replay_server server;
   server.add(answer(rt::soap_response(std::string(10000, 'a'))));  // Content-Length
   server.add(answer(rt::streaming_response({rt::chunk{std::string(600, 'b'), 0ms, "", false},
@@ -498,7 +517,7 @@ BOOST_AUTO_TEST_CASE(response_size_limit) {
   server.add(answer(rt::soap_response(std::string(1000, 'd'))));
   soap::http_transport_options options;
   options.max_response_bytes = 1000;
-  auto http = soap::make_http_transport(options);
+  auto http = make_transport(engine, options);
   auto big = http->send(post(server.url()), ews::context{});
   BOOST_REQUIRE(!big);
   BOOST_TEST(big.error().kind() == errc::response_too_large);
@@ -510,12 +529,12 @@ BOOST_AUTO_TEST_CASE(response_size_limit) {
   BOOST_TEST(fits->body.size() == 1000u);
 }
 
-BOOST_AUTO_TEST_CASE(send_honours_cancel_and_deadline) {
+BOOST_DATA_TEST_CASE(send_honours_cancel_and_deadline, engines, engine) {
   rt::replay_server server;
   server.on("", [](const rt::received_request&) {
     return rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold);
   });
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto t0 = steady::now();
   auto late = http->send(post(server.url()), ews::context{}.with_timeout(200ms));
   BOOST_REQUIRE(!late);
@@ -533,13 +552,13 @@ BOOST_AUTO_TEST_CASE(send_honours_cancel_and_deadline) {
   BOOST_TEST(cancelled.error().kind() == errc::cancelled);
 }
 
-BOOST_AUTO_TEST_CASE(redirect_is_not_followed_and_credentials_stay_home) {
+BOOST_DATA_TEST_CASE(redirect_is_not_followed_and_credentials_stay_home, engines, engine) {
   rt::replay_server other;  // another origin (another port)
   other.on("", [](const rt::received_request&) { return rt::soap_response(envelope(666)); });
   rt::replay_server server;
   server.add(answer(rt::redirect(other.url(), 302)));
   server.add(answer(rt::redirect(other.url(), 307)));
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto req = post(server.url());
   req.headers.push_back({"Authorization", "Bearer must-not-travel"});
   auto res = http->send(req, ews::context{});
@@ -555,8 +574,8 @@ BOOST_AUTO_TEST_CASE(redirect_is_not_followed_and_credentials_stay_home) {
   BOOST_TEST(other.connections_accepted() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(plain_http_to_a_remote_host_is_refused_before_connecting) {
-  auto http = soap::make_http_transport();
+BOOST_DATA_TEST_CASE(plain_http_to_a_remote_host_is_refused_before_connecting, engines, engine) {
+  auto http = make_transport(engine);
   auto res = http->send(post("http://mail.example.com/EWS/Exchange.asmx"), ews::context{});
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().kind() == errc::insecure_url);
@@ -567,7 +586,7 @@ BOOST_AUTO_TEST_CASE(plain_http_to_a_remote_host_is_refused_before_connecting) {
   BOOST_TEST(!obs->head());
 }
 
-BOOST_AUTO_TEST_CASE(wire_trace_is_redacted) {
+BOOST_DATA_TEST_CASE(wire_trace_is_redacted, engines, engine) {
   std::mutex m;
   std::string log;
   soap::http_transport_options options;
@@ -581,7 +600,7 @@ BOOST_AUTO_TEST_CASE(wire_trace_is_redacted) {
   auto r = rt::soap_response(envelope(1));
   r.headers.push_back({"Set-Cookie", "X-BackEndOverrideCookie=backend-secret; path=/"});
   server.add(answer(r));
-  auto http = soap::make_http_transport(options);
+  auto http = make_transport(engine, options);
   auto req = post(server.url());
   req.headers.push_back({"Authorization", "Basic dXNlcjpodW50ZXIy"});
   req.headers.push_back({"Cookie", "exchangecookie=cookie-secret"});
@@ -600,7 +619,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(tls)
 
-BOOST_AUTO_TEST_CASE(certificate_made_at_test_time_is_verified) {
+BOOST_DATA_TEST_CASE(certificate_made_at_test_time_is_verified, engines, engine) {
   ews::test::test_certificates pki;
   rt::server_options tls;
   tls.tls_cert_file = pki.server_cert_file();
@@ -610,7 +629,7 @@ BOOST_AUTO_TEST_CASE(certificate_made_at_test_time_is_verified) {
   BOOST_TEST(server.url().rfind("https://127.0.0.1:", 0) == 0u);
 
   // Unknown CA: rejected.
-  auto untrusting = soap::make_http_transport();
+  auto untrusting = make_transport(engine);
   auto rejected = untrusting->send(post(server.url()), ews::context{});
   BOOST_REQUIRE(!rejected);
   BOOST_TEST(rejected.error().kind() == errc::tls_failure, rejected.error().message);
@@ -622,7 +641,7 @@ BOOST_AUTO_TEST_CASE(certificate_made_at_test_time_is_verified) {
   // With the CA: accepted, by IP and by name.
   soap::http_transport_options with_ca;
   with_ca.ca_file = pki.ca_file();
-  auto trusting = soap::make_http_transport(with_ca);
+  auto trusting = make_transport(engine, with_ca);
   auto ok = trusting->send(post(server.url()), ews::context{});
   BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
   BOOST_TEST(ok->body == envelope(1));
@@ -634,7 +653,7 @@ BOOST_AUTO_TEST_CASE(certificate_made_at_test_time_is_verified) {
   BOOST_TEST(server.count("") == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(certificate_for_another_host_is_rejected) {
+BOOST_DATA_TEST_CASE(certificate_for_another_host_is_rejected, engines, engine) {
   ews::test::test_certificates pki;
   rt::server_options tls;
   tls.tls_cert_file = pki.wrong_host_cert_file();
@@ -643,17 +662,17 @@ BOOST_AUTO_TEST_CASE(certificate_for_another_host_is_rejected) {
   server.on("", [](const rt::received_request&) { return rt::soap_response(envelope(1)); });
   soap::http_transport_options with_ca;
   with_ca.ca_file = pki.ca_file();
-  auto http = soap::make_http_transport(with_ca);
+  auto http = make_transport(engine, with_ca);
   auto res = http->send(post(server.url()), ews::context{});
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().kind() == errc::tls_failure, res.error().message);
   BOOST_TEST(server.count("") == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(a_missing_ca_file_is_an_error_not_a_silent_fallback) {
+BOOST_DATA_TEST_CASE(a_missing_ca_file_is_an_error_not_a_silent_fallback, engines, engine) {
   soap::http_transport_options options;
   options.ca_file = "/nonexistent/ca.pem";
-  BOOST_CHECK_EXCEPTION(soap::make_http_transport(options), ews::error,
+  BOOST_CHECK_EXCEPTION(make_transport(engine, options), ews::error,
                         [](const ews::error& e) { return e.info().kind() == errc::tls_failure; });
 }
 
@@ -661,12 +680,12 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ---- resources ------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(no_leaked_threads_or_sockets_after_500_open_cancel_cycles) {
+BOOST_DATA_TEST_CASE(no_leaked_threads_or_sockets_after_500_open_cancel_cycles, engines, engine) {
   rt::replay_server server;
   server.on("", [](const rt::received_request&) {
     return rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold);
   });
-  auto http = soap::make_http_transport();
+  auto http = make_transport(engine);
   auto cycle = [&] {
     auto obs = std::make_shared<recorder>();
     auto s = http->open_stream(post(server.url()), obs);
@@ -704,14 +723,14 @@ std::size_t resident_kb() {
 // Opens `n` hanging streams at once, checks each one delivers, and reports
 // the resident memory they cost (client and in-process server together, so
 // an upper bound for the client side).
-void many_streams(const std::string& name, std::size_t n, rt::server_options server_options,
-                  soap::http_transport_options transport_options) {
+void many_streams(soap::http_engine engine, const std::string& name, std::size_t n,
+                  rt::server_options server_options, soap::http_transport_options transport_options) {
   server_options.max_connections = n + 8;
   rt::replay_server server({}, server_options);
   server.on("", [](const rt::received_request&) {
     return rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false}}, rt::ending::hold);
   });
-  auto http = soap::make_http_transport(transport_options);
+  auto http = make_transport(engine, transport_options);
   {  // warm up pools and the first TLS context
     auto obs = std::make_shared<recorder>();
     auto s = http->open_stream(post(server.url()), obs);
@@ -728,26 +747,26 @@ void many_streams(const std::string& name, std::size_t n, rt::server_options ser
   }
   for (auto& obs : observers) BOOST_REQUIRE(obs->wait_data_contains(envelope(1), 20s));
   const std::size_t after = resident_kb();
-  BOOST_TEST_MESSAGE(name << ": " << n << " simultaneous streams, resident +" << (after - before) << " KB, about "
+  BOOST_TEST_MESSAGE(engine << " " << name << ": " << n << " simultaneous streams, resident +" << (after - before) << " KB, about "
                           << (after - before) / n << " KB per stream (client and server together)");
   const auto t0 = steady::now();
   streams.clear();  // cancels and waits for each
-  BOOST_TEST_MESSAGE(name << ": closing " << n << " streams took " << ms(steady::now() - t0) << " ms");
+  BOOST_TEST_MESSAGE(engine << " " << name << ": closing " << n << " streams took " << ms(steady::now() - t0) << " ms");
   for (auto& obs : observers) BOOST_TEST(kind_of(obs->error()) == errc::cancelled);
 }
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(many_simultaneous_plain_streams) {
-  many_streams("plain", 200, {}, {});
+BOOST_DATA_TEST_CASE(many_simultaneous_plain_streams, engines, engine) {
+  many_streams(engine, "plain", 200, {}, {});
 }
 
-BOOST_AUTO_TEST_CASE(many_simultaneous_tls_streams) {
+BOOST_DATA_TEST_CASE(many_simultaneous_tls_streams, engines, engine) {
   ews::test::test_certificates pki;
   rt::server_options tls;
   tls.tls_cert_file = pki.server_cert_file();
   tls.tls_key_file = pki.server_key_file();
   soap::http_transport_options with_ca;
   with_ca.ca_file = pki.ca_file();
-  many_streams("tls", 100, tls, with_ca);
+  many_streams(engine, "tls", 100, tls, with_ca);
 }
