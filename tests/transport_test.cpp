@@ -18,11 +18,15 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
 #include <condition_variable>
 #include <dirent.h>
 #include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using ews::errc;
@@ -770,3 +774,217 @@ BOOST_DATA_TEST_CASE(many_simultaneous_tls_streams, engines, engine) {
   with_ca.ca_file = pki.ca_file();
   many_streams(engine, "tls", 100, tls, with_ca);
 }
+
+// ---- what only the asio engine does ----------------------------------------------------
+
+namespace {
+
+std::unique_ptr<soap::transport> asio_transport(soap::http_transport_options options = {}) {
+  return make_transport(soap::http_engine::asio, std::move(options));
+}
+
+// A listener on 127.0.0.1 whose accept queue is full: it never accepts, so
+// one more connection attempt gets no answer to its SYN and hangs (Linux
+// drops SYNs to a full queue).
+class full_listener {
+ public:
+  full_listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    BOOST_REQUIRE(::listen(fd_, 0) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    for (int i = 0; i < 4; ++i) {  // fill the queue (backlog 0 holds one; the rest hang too)
+      const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      ::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      fillers_.push_back(c);
+    }
+  }
+  ~full_listener() {
+    for (int c : fillers_) ::close(c);
+    ::close(fd_);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::vector<int> fillers_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(asio_engine)
+
+BOOST_AUTO_TEST_CASE(connect_timeout_bounds_a_connect_that_gets_no_answer) {
+  full_listener listener;
+  soap::http_transport_options options;
+  options.connect_timeout = 300ms;
+  auto http = asio_transport(options);
+  const std::string url = "http://127.0.0.1:" + std::to_string(listener.port()) + "/EWS/Exchange.asmx";
+  // Inactivity and deadline far beyond the connect timeout: only it can end these.
+  auto res = http->send(post(url, 60s), ews::context{}.with_timeout(30s));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(res.error().kind() == errc::connect_failed, res.error().message);
+  BOOST_TEST(res.error().message.find("connect timeout") != std::string::npos, res.error().message);
+  auto obs = std::make_shared<recorder>();
+  auto s = http->open_stream(post(url, 60s), obs);
+  BOOST_REQUIRE(obs->wait_end(30s));
+  BOOST_TEST(kind_of(obs->error()) == errc::connect_failed);
+  BOOST_TEST(!obs->head());
+}
+
+BOOST_AUTO_TEST_CASE(threads_out_of_range_are_refused) {
+  soap::http_transport_options options;
+  options.threads = 0;
+  BOOST_CHECK_EXCEPTION(asio_transport(options), ews::error,
+                        [](const ews::error& e) { return e.info().kind() == errc::invalid_argument; });
+  options.threads = soap::max_http_engine_threads + 1;
+  BOOST_CHECK_EXCEPTION(asio_transport(options), ews::error,
+                        [](const ews::error& e) { return e.info().kind() == errc::invalid_argument; });
+}
+
+BOOST_AUTO_TEST_CASE(a_paused_stream_stops_reading_so_the_server_blocks) {
+  // 64 MB offered in 256 KB chunks; loopback socket buffers hold far less
+  // (tcp_rmem and tcp_wmem maxima: 32 MB + 4 MB). While the observer is
+  // paused the engine must not read, so the server's writes block and it
+  // stops asking its generator for chunks long before the end.
+  constexpr std::size_t chunk_bytes = 256 * 1024;
+  constexpr std::size_t chunks = 256;
+  std::atomic<std::size_t> generated{0};
+  rt::response r;
+  r.more_chunks = [&](std::size_t i) -> std::optional<rt::chunk> {
+    if (i >= chunks) return std::nullopt;
+    generated.fetch_add(1);
+    return rt::chunk{std::string(chunk_bytes, static_cast<char>('a' + i % 26)), 0ms, "", false};
+  };
+  rt::replay_server server;
+  server.add(answer(std::move(r)));
+  auto http = asio_transport();
+  auto obs = std::make_shared<recorder>(1);  // pauses after the first piece
+  auto stream = http->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_head());
+  BOOST_REQUIRE(obs->wait_data_contains("a"));
+  // Wait until the server is stuck: no new chunk for half a second (bounded).
+  std::size_t last = generated.load();
+  int quiet = 0;
+  for (int i = 0; i < 200 && quiet < 5; ++i) {
+    std::this_thread::sleep_for(100ms);
+    const std::size_t now = generated.load();
+    quiet = now == last ? quiet + 1 : 0;
+    last = now;
+  }
+  BOOST_TEST_MESSAGE("server stalled after " << last << " of " << chunks << " chunks ("
+                                             << last * chunk_bytes / 1024 << " KB)");
+  BOOST_TEST(last < chunks);
+  BOOST_TEST(!server.wait_for_responses("", 1, 10ms));
+  BOOST_TEST(obs->pieces() == 1u);
+  stream->resume();
+  BOOST_REQUIRE(obs->wait_end(60s));
+  BOOST_TEST(!obs->error());
+  BOOST_TEST(obs->data().size() == chunks * chunk_bytes);
+  BOOST_TEST(generated.load() == chunks);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_reuses_a_connection_and_retries_once_when_the_server_closed_it) {
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(envelope(1))));
+  auto closing = rt::soap_response(envelope(2));
+  closing.end = rt::ending::close;  // closed after a whole response, without saying so
+  server.add(answer(closing));
+  server.add(answer(rt::soap_response(envelope(3))));
+  auto http = asio_transport();
+  auto first = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(first);
+  BOOST_TEST(first->body == envelope(1));
+  auto second = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE(second);
+  BOOST_TEST(second->body == envelope(2));
+  BOOST_TEST(server.connections_accepted() == 1u);  // reused
+  BOOST_REQUIRE(server.wait_idle(5s));              // the server has closed it
+  // The pooled connection is dead; the request fails on it before any
+  // response byte and goes once more on a fresh connection.
+  auto third = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE_MESSAGE(third, (third ? "" : third.error().message));
+  BOOST_TEST(third->body == envelope(3));
+  BOOST_TEST(server.connections_accepted() == 2u);
+  BOOST_TEST(server.count("") == 3u);
+  BOOST_TEST(server.verify().ok, server.verify().report());
+}
+
+BOOST_AUTO_TEST_CASE(streams_outlive_the_transport) {
+  rt::replay_server server;
+  server.add(answer(rt::streaming_response({rt::chunk{envelope(1), 0ms, "", false},
+                                            rt::chunk{envelope(2), 0ms, "two", false}})));
+  auto http = asio_transport();
+  auto obs = std::make_shared<recorder>();
+  auto stream = http->open_stream(post(server.url()), obs);
+  BOOST_REQUIRE(obs->wait_data_contains(envelope(1)));
+  http.reset();  // the io_context and its thread live on with the stream
+  server.release("two");
+  BOOST_REQUIRE(obs->wait_end());
+  BOOST_TEST(!obs->error());
+  BOOST_TEST(obs->data() == envelope(1) + envelope(2));
+}
+
+BOOST_AUTO_TEST_CASE(the_last_stream_can_go_inside_its_own_observer_call) {
+  // The observer drops the stream (and with it the last owner of the
+  // engine's threads) from on_end, on an engine thread: nothing joins
+  // itself, nothing waits for itself.
+  struct dropping final : soap::stream_observer {
+    std::mutex m;
+    std::condition_variable cv;
+    std::unique_ptr<soap::stream> self;
+    bool ended = false;
+    void on_head(const soap::http_response_head&) override {}
+    bool on_data(std::string_view) override { return true; }
+    void on_end(const std::optional<ews::error_info>&) override {
+      std::unique_ptr<soap::stream> mine;
+      {
+        std::lock_guard<std::mutex> lock(m);
+        mine = std::move(self);
+      }
+      mine.reset();
+      std::lock_guard<std::mutex> lock(m);
+      ended = true;
+      cv.notify_all();
+    }
+  };
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(envelope(1))));
+  auto obs = std::make_shared<dropping>();
+  {
+    auto http = asio_transport();
+    std::lock_guard<std::mutex> lock(obs->m);
+    obs->self = http->open_stream(post(server.url()), obs);
+  }
+  std::unique_lock<std::mutex> lock(obs->m);
+  BOOST_TEST(obs->cv.wait_for(lock, 10s, [&] { return obs->ended; }));
+}
+
+BOOST_AUTO_TEST_CASE(several_threads_carry_concurrent_requests) {
+  rt::replay_server server;
+  server.on("", [](const rt::received_request&) { return rt::soap_response(envelope(7)); });
+  soap::http_transport_options options;
+  options.threads = 4;
+  auto http = asio_transport(options);
+  std::vector<std::thread> callers;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto res = http->send(post(server.url()), ews::context{});
+        if (res && res->body == envelope(7)) good.fetch_add(1);
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  BOOST_TEST(good.load() == 100);
+  BOOST_TEST(server.connections_accepted() <= 4u);  // kept alive: one per caller at most
+}
+
+BOOST_AUTO_TEST_SUITE_END()
