@@ -6,6 +6,7 @@
 
 #include "schema_validator.hpp"
 #include "streaming_wire.hpp"
+#include "test_engine.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -58,6 +59,7 @@ BOOST_AUTO_TEST_CASE(every_notification_becomes_one_outcome_through_the_listener
 
   ews::listener_options o;
   o.url = server.url();
+  o.transport.engine = ews::test::http_engine_under_test();
   o.clock = std::make_shared<ews::manual_clock>();  // linger and back-off never wait in real time
   o.fetch.linger = std::chrono::milliseconds(0);
   ews::listener l(o);

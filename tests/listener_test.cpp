@@ -9,6 +9,7 @@
 
 #include "schema_validator.hpp"
 #include "streaming_wire.hpp"
+#include "test_engine.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -115,6 +116,7 @@ struct recorder {
 ews::listener_options options_for(const rt::replay_server& server, std::shared_ptr<ews::manual_clock> clock) {
   ews::listener_options o;
   o.url = server.url();
+  o.transport.engine = ews::test::http_engine_under_test();
   o.clock = std::move(clock);
   o.backoff.random = [] { return 0.0; };
   o.events = {soap::event_type::new_mail, soap::event_type::created, soap::event_type::modified};
