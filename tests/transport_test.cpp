@@ -533,6 +533,25 @@ BOOST_DATA_TEST_CASE(response_size_limit, engines, engine) {
   BOOST_TEST(fits->body.size() == 1000u);
 }
 
+BOOST_DATA_TEST_CASE(large_bodies_arrive_whole, engines, engine) {
+  // Larger than one read and than any default parser limit, with
+  // Content-Length and chunked (in pieces of several reads each).
+  std::string big(3 * 1024 * 1024 + 17, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 4093) big[i] = static_cast<char>('a' + i % 26);
+  std::vector<rt::chunk> pieces;
+  for (std::size_t i = 0; i < big.size(); i += 100000) pieces.push_back(rt::chunk{big.substr(i, 100000), 0ms, "", false});
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(big)));
+  server.add(answer(rt::streaming_response(pieces)));
+  auto http = make_transport(engine);
+  auto with_length = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE_MESSAGE(with_length, (with_length ? "" : with_length.error().message));
+  BOOST_TEST((with_length->body == big));
+  auto chunked = http->send(post(server.url()), ews::context{});
+  BOOST_REQUIRE_MESSAGE(chunked, (chunked ? "" : chunked.error().message));
+  BOOST_TEST((chunked->body == big));
+}
+
 BOOST_DATA_TEST_CASE(send_honours_cancel_and_deadline, engines, engine) {
   rt::replay_server server;
   server.on("", [](const rt::received_request&) {

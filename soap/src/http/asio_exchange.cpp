@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <limits>
 
 namespace ews::soap::detail {
 namespace {
@@ -193,7 +194,10 @@ void asio_exchange::on_written(const boost::system::error_code& ec) {
   if (ec) return failed(ec, asio_step::write);
   parser_.emplace();
   parser_->eager(true);               // parse all that is buffered in one put()
-  parser_->body_limit(boost::none);   // streams never end; send() checks its own limit
+  // Streams never end and send() checks its own limit. Not boost::none:
+  // Beast 1.74 compares a Content-Length against an empty optional as if
+  // the limit were zero (body_limit error).
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   parser_->header_limit(header_limit);
   parse();
 }
