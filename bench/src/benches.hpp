@@ -19,6 +19,10 @@ int run_readers(const options& o, const workload& w);
 wiring wiring_of(const options& o);
 /// Experiment: the size of cpprestsdk's shared thread pool (before any use).
 void set_http_pool_threads(std::size_t n);
+/// --engine cpprestsdk (default) | asio, and --pool-threads N: the HTTP
+/// engine under test and its threads. cpprestsdk: the process-wide pool
+/// (0: its default of 40); asio: the transport's own threads (0: 1).
+void apply_http_engine(const options& o, listener_options& lo);
 /// Runs the others as child processes, several times each; prints and
 /// writes the markdown table.
 int run_suite(const options& o);

@@ -22,13 +22,13 @@ int run_latency(const options& o, const workload&) {
   const std::size_t interval_ms = o.number("interval-ms", 20);
   const std::size_t mails = envelopes * per_notification;
 
-  if (const auto n = o.number("pool-threads", 0); n > 0) set_http_pool_threads(n);
   child_process server(o.text("program", "/proc/self/exe"), {"serve", "--source", o.text("source", "."), "--mode", "latency", "--envelopes", std::to_string(envelopes), "--per-notification",
                         std::to_string(per_notification), "--interval-ms", std::to_string(interval_ms)});
   const auto url = server.read_line(std::chrono::seconds(20));
   if (!url) throw std::runtime_error("the bench server did not start");
 
   listener_options lo;
+  apply_http_engine(o, lo);
   lo.url = *url;
   item_fetcher_options fo;  // default linger and batch size unless --linger-ms
   if (o.has("linger-ms")) fo.linger = std::chrono::milliseconds(o.number("linger-ms", 5));

@@ -104,7 +104,6 @@ int run_pipeline(const options& o, const workload& w) {
   const std::size_t per_notification = o.number("per-notification", 5);
   const std::size_t per_envelope = o.number("per-envelope", 2);
 
-  if (const auto n = o.number("pool-threads", 0); n > 0) set_http_pool_threads(n);
   child_process server(o.text("program", "/proc/self/exe"), {"serve", "--source", o.text("source", "."), "--mode", "pipeline", "--mails", std::to_string(mails), "--body",
                         std::to_string(body), "--per-notification", std::to_string(per_notification),
                         "--per-envelope", std::to_string(per_envelope)});
@@ -112,6 +111,7 @@ int run_pipeline(const options& o, const workload& w) {
   if (!url) throw std::runtime_error("the bench server did not start");
 
   listener_options lo;
+  apply_http_engine(o, lo);
   lo.url = *url;
   for (std::size_t i = 0; i < mailboxes; ++i) lo.mailboxes.push_back("user" + std::to_string(i) + "@example.com");
   item_fetcher_options fo;

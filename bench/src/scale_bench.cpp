@@ -22,13 +22,13 @@ int run_scale(const options& o, const workload&) {
   const auto idle = std::chrono::seconds(o.number("idle-s", 20));
   const std::size_t keep_alive_ms = o.number("keepalive-ms", 1000);
 
-  if (const auto n = o.number("pool-threads", 0); n > 0) set_http_pool_threads(n);
   child_process server(o.text("program", "/proc/self/exe"), {"serve", "--source", o.text("source", "."), "--mode", "scale", "--keepalive-ms", std::to_string(keep_alive_ms)});
   const auto url = server.read_line(std::chrono::seconds(20));
   if (!url) throw std::runtime_error("the bench server did not start");
 
   // The addresses exist before the baseline: they are the application's.
   listener_options lo;
+  apply_http_engine(o, lo);
   lo.url = *url;
   lo.max_subscriptions_per_connection = per_connection;
   for (std::size_t i = 0; i < mailboxes; ++i) lo.mailboxes.push_back("user" + std::to_string(i) + "@example.com");

@@ -150,33 +150,54 @@ int run_suite(const options& o) {
   // size it with soap::set_http_engine_threads, as an application would.
   const std::string engine_threads = std::to_string(o.number("engine-threads", 2));
   const std::size_t pool_mails = mail_counts.back();
-  std::vector<std::pair<std::size_t, runs>> pooled;
+  // The Boost.Beast/Asio engine (issue 9), side by side in the same run:
+  // the transport's own threads, --asio-threads of them (default 1).
+  const std::string asio_threads = std::to_string(o.number("asio-threads", 1));
+  const std::string asio_label = "asio engine, " + asio_threads + " thread" + (asio_threads == "1" ? "" : "s");
+  struct pooled_row {
+    std::string label;  // what the row's engine is
+    std::string short_label;
+    std::size_t body;
+    runs res;
+  };
+  std::vector<pooled_row> pooled;
   for (auto b : bodies) {
     std::cerr << "pipeline " << pool_mails << " mails, body " << b << ", " << engine_threads << " engine threads"
               << std::endl;
-    pooled.push_back({b, repeat(program, with_source({"pipeline", "--mails", std::to_string(pool_mails), "--body",
-                                                      std::to_string(b), "--pool-threads", engine_threads}),
-                                r, limit)});
+    pooled.push_back({engine_threads + " engine threads", engine_threads + " engine threads", b,
+                      repeat(program, with_source({"pipeline", "--mails", std::to_string(pool_mails), "--body",
+                                                   std::to_string(b), "--pool-threads", engine_threads}),
+                             r, limit)});
+  }
+  for (auto b : bodies) {
+    std::cerr << "pipeline " << pool_mails << " mails, body " << b << ", " << asio_label << std::endl;
+    pooled.push_back({asio_label, asio_label, b,
+                      repeat(program, with_source({"pipeline", "--mails", std::to_string(pool_mails), "--body",
+                                                   std::to_string(b), "--engine", "asio", "--pool-threads",
+                                                   asio_threads}),
+                             r, limit)});
   }
 
-  auto scale_run = [&](const std::string& threads) {
-    std::cerr << "scale " << mailboxes << " mailboxes, engine threads " << threads << std::endl;
+  auto scale_run = [&](const std::string& threads, const std::string& engine) {
+    std::cerr << "scale " << mailboxes << " mailboxes, " << engine << " engine threads " << threads << std::endl;
     return repeat(program, with_source({"scale", "--mailboxes", std::to_string(mailboxes), "--idle-s",
                                         std::to_string(idle_s), "--keepalive-ms", std::to_string(keepalive_ms),
-                                        "--pool-threads", threads}),
+                                        "--pool-threads", threads, "--engine", engine}),
                   r, limit);
   };
-  const runs scale = scale_run("0");
-  const runs scale_pooled = scale_run(engine_threads);
+  const runs scale = scale_run("0", "cpprestsdk");
+  const runs scale_pooled = scale_run(engine_threads, "cpprestsdk");
+  const runs scale_asio = scale_run(asio_threads, "asio");
 
-  auto latency_run = [&](const std::string& threads) {
-    std::cerr << "latency, engine threads " << threads << std::endl;
+  auto latency_run = [&](const std::string& threads, const std::string& engine) {
+    std::cerr << "latency, " << engine << " engine threads " << threads << std::endl;
     return repeat(program, with_source({"latency", "--envelopes", std::to_string(envelopes), "--interval-ms",
-                                        std::to_string(interval_ms), "--pool-threads", threads}),
+                                        std::to_string(interval_ms), "--pool-threads", threads, "--engine", engine}),
                   r, limit);
   };
-  const runs latency = latency_run("0");
-  const runs latency_pooled = latency_run(engine_threads);
+  const runs latency = latency_run("0", "cpprestsdk");
+  const runs latency_pooled = latency_run(engine_threads, "cpprestsdk");
+  const runs latency_asio = latency_run(asio_threads, "asio");
 
   const double load_after = load_average();
   const double minutes =
@@ -216,9 +237,9 @@ int run_suite(const options& o) {
        << spread(res, "ratio") << "x | " << (res.ok.empty() ? "**failed**" : verdict(ratio <= 10.0))
        << (res.failed ? " (" + std::to_string(res.failed) + " failed runs)" : "") << " |\n";
   }
-  for (const auto& [b, res] : pooled) {
+  for (const auto& [label, short_label, b, res] : pooled) {
     const double ratio = res.med("ratio");
-    md << "| " << pool_mails << " | " << body_label(b) << ", **" << engine_threads << " engine threads** | "
+    md << "| " << pool_mails << " | " << body_label(b) << ", **" << label << "** | "
        << spread(res, "mails_per_s", 0) << " | " << spread(res, "cpu_us_per_mail") << " | "
        << fmt(res.med("server_cpu_us_per_mail")) << " | " << fmt(res.med("peak_rss_mib")) << " | "
        << fmt(res.med("limit_us_per_mail"), 2) << " | " << spread(res, "ratio") << "x | "
@@ -230,9 +251,8 @@ int run_suite(const options& o) {
     md << " " << key.first << "/" << (key.second == 0 ? "recorded" : "32 KB") << ": " << fmt(res.med("user_us_per_mail"))
        << " / " << fmt(res.med("sys_us_per_mail")) << ", " << fmt(res.med("waits_per_mail"), 2) << ", "
        << fmt(res.med("batches_per_1000_mails"), 1) << ";";
-  for (const auto& [b, res] : pooled)
-    md << " " << pool_mails << "/" << (b == 0 ? "recorded" : "32 KB") << " with " << engine_threads
-       << " engine threads: " << fmt(res.med("user_us_per_mail")) << " / " << fmt(res.med("sys_us_per_mail")) << ", "
+  for (const auto& [label, short_label, b, res] : pooled)
+    md << " " << pool_mails << "/" << (b == 0 ? "recorded" : "32 KB") << " with " << short_label << ": " << fmt(res.med("user_us_per_mail")) << " / " << fmt(res.med("sys_us_per_mail")) << ", "
        << fmt(res.med("waits_per_mail"), 2) << ", " << fmt(res.med("batches_per_1000_mails"), 1) << ";";
   md << " One-time set-up (threads, the transport's trust store): "
      << fmt(pipeline.empty() ? std::nan("") : pipeline.front().second.med("setup_cpu_ms")) << " ms CPU, not charged to the mails.\n";
@@ -267,7 +287,8 @@ int run_suite(const options& o) {
         "core (target < 2) | CPU µs per keep-alive | server CPU % | keep-alives/s | subscribe + connect s | stop s |\n";
   md << "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& [label, sc] : {std::pair<std::string, const runs*>{"cpprestsdk default (40)", &scale},
-                                  std::pair<std::string, const runs*>{"**" + engine_threads + "**", &scale_pooled}}) {
+                                  std::pair<std::string, const runs*>{"**" + engine_threads + "**", &scale_pooled},
+                                  std::pair<std::string, const runs*>{"**" + asio_label + "**", &scale_asio}}) {
     const runs& x = *sc;
     md << "| " << mailboxes << " | " << label << " | " << fmt(x.med("connections"), 0) << " | "
        << fmt(x.med("rss_growth_mib")) << " | " << spread(x, "kib_per_mailbox") << " "
@@ -287,7 +308,8 @@ int run_suite(const options& o) {
         "per 1000 mails | target |\n"
      << "|---:|---|---:|---:|---:|---:|---:|---:|---|\n";
   for (const auto& [label, lr] : {std::pair<std::string, const runs*>{"cpprestsdk default (40)", &latency},
-                                  std::pair<std::string, const runs*>{"**" + engine_threads + "**", &latency_pooled}}) {
+                                  std::pair<std::string, const runs*>{"**" + engine_threads + "**", &latency_pooled},
+                                  std::pair<std::string, const runs*>{"**" + asio_label + "**", &latency_asio}}) {
     const runs& x = *lr;
     const double linger = x.med("linger_ms");
     md << "| " << fmt(x.med("samples"), 0) << " | " << label << " | " << fmt(linger, 0) << " | "
