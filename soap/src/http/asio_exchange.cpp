@@ -24,7 +24,8 @@ using steady = std::chrono::steady_clock;
 // does not wait for itself.
 thread_local const asio_exchange* calling_observer_of = nullptr;
 
-// Largest piece handed to on_data at once (a stream's reused buffer).
+// A stream's piece is handed to on_data once it is this large, or when the
+// buffer is drained, whichever comes first.
 constexpr std::size_t piece_bytes = 16 * 1024;
 // What one read asks the kernel for: streams carry small envelopes; send()
 // reads whole GetItem batches, where fewer reads cost fewer system calls.
@@ -33,9 +34,6 @@ constexpr std::size_t send_read_bytes = 64 * 1024;
 // Exchange sends larger heads than Beast's 8 KB default allows (cookies,
 // diagnostics headers); a megabyte of head is no longer a server.
 constexpr std::uint32_t header_limit = 256 * 1024;
-// Room made at once for an announced body; a server announcing much and
-// sending little costs no larger allocation.
-constexpr std::size_t max_reserve = 8 * 1024 * 1024;
 
 }  // namespace
 
@@ -54,9 +52,7 @@ asio_exchange::asio_exchange(std::shared_ptr<asio_runtime> runtime, std::shared_
       collector_(collector),
       options_(std::move(options)),
       conn_(std::move(connection)),
-      reused_(reused) {
-  if (collector_ == nullptr) piece_ = std::make_unique<char[]>(piece_bytes);
-}
+      reused_(reused) {}
 
 asio_exchange::~asio_exchange() = default;
 
@@ -193,12 +189,15 @@ void asio_exchange::on_written(const boost::system::error_code& ec) {
   if (done_) return;
   if (ec) return failed(ec, asio_step::write);
   parser_.emplace();
-  parser_->eager(true);               // parse all that is buffered in one put()
-  // Streams never end and send() checks its own limit. Not boost::none:
-  // Beast 1.74 compares a Content-Length against an empty optional as if
-  // the limit were zero (body_limit error).
-  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+  // Not eager until the head is handled: put() stops after the head, so an
+  // oversize body is refused before any of it is taken.
+  parser_->eager(false);
   parser_->header_limit(header_limit);
+  // send() refuses a larger body (an announced Content-Length before any of
+  // it is read). Streams never end. Not boost::none: Beast 1.74 compares a
+  // Content-Length against an empty optional as if the limit were zero.
+  parser_->body_limit(collector_ != nullptr ? static_cast<std::uint64_t>(options_.max_body)
+                                            : std::numeric_limits<std::uint64_t>::max());
   parse();
 }
 
@@ -245,56 +244,26 @@ void asio_exchange::parse() {
       if (!deliver_piece()) return;
       return read();
     }
-    // Where the next body bytes go: the stream's piece or, for send(), the
-    // response body itself (nowhere until the head says how large).
-    auto& body = parser_->get().body();
-    char* target = nullptr;
-    if (collector_ == nullptr) {
-      target = piece_.get() + piece_size_;
-      body.data = target;
-      body.size = piece_bytes - piece_size_;
-    } else if (head_delivered_) {
-      if (body_bytes_ == body_.size()) {
-        body_.resize(std::min(std::max(body_.size() * 2, body_bytes_ + send_read_bytes), options_.max_body + 1));
-      }
-      target = body_.data() + body_bytes_;
-      body.data = target;
-      body.size = body_.size() - body_bytes_;
-    } else {
-      body.data = nullptr;
-      body.size = 0;
-    }
-    body.more = true;
     boost::system::error_code ec;
     const std::size_t used = parser_->put(buffer.data(), ec);
     buffer.consume(used);
-    if (target != nullptr) {
-      const auto written = static_cast<std::size_t>(static_cast<char*>(body.data) - target);
-      if (collector_ == nullptr) {
-        piece_size_ += written;
-      } else {
-        body_bytes_ += written;
-      }
-    }
-    if (!head_delivered_ && parser_->is_header_done()) {
-      deliver_head();
-      if (done_) return;
-    }
-    if (collector_ != nullptr && body_bytes_ > options_.max_body) {
+    if (ec == http::error::body_limit) {
       error_info e = make_error(errc::response_too_large,
                                 "response body larger than " + std::to_string(options_.max_body) + " bytes");
       e.http_status = parser_->get().result_int();
       return finish(e);
     }
+    if (!head_delivered_ && parser_->is_header_done()) {
+      deliver_head();
+      if (done_) return;
+      parser_->eager(true);  // from now on, all that is buffered in one put()
+    }
     if (ec == http::error::need_more || (!ec && used == 0)) {
       if (!deliver_piece()) return;
       return read();
     }
-    if (ec == http::error::need_buffer) {
-      if (collector_ == nullptr && !deliver_piece()) return;
-      continue;
-    }
     if (ec) return failed(ec, asio_step::read);
+    if (collector_ == nullptr && parser_->get().body().size() >= piece_bytes && !deliver_piece()) return;
   }
   // The whole response is in.
   if (!deliver_piece()) return;
@@ -313,17 +282,14 @@ void asio_exchange::deliver_head() {
   head.cookies = cookies_from_headers(head.headers);
   if (options_.log.enabled(log_level::trace)) options_.log(log_level::trace, "<< " + trace_response(head, {}));
   if (collector_ != nullptr) {
-    if (const auto length = parser_->content_length()) {
-      // Refuse an announced oversize body before reading any of it.
-      if (*length > options_.max_body) {
-        error_info e = make_error(errc::response_too_large, "response body of " + std::to_string(*length) +
-                                                                " bytes announced, larger than " +
-                                                                std::to_string(options_.max_body));
-        e.http_status = head.status;
-        return finish(e);
-      }
-      // Room for all of it at once: growing copies the body at every step.
-      body_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(*length, max_reserve)));
+    // Refuse an announced oversize body before reading any of it (Beast's
+    // body_limit did not stop a Content-Length body here, measured).
+    if (const auto length = parser_->content_length(); length && *length > options_.max_body) {
+      error_info e = make_error(errc::response_too_large, "response body of " + std::to_string(*length) +
+                                                              " bytes announced, larger than " +
+                                                              std::to_string(options_.max_body));
+      e.http_status = head.status;
+      return finish(e);
     }
   }
   try {
@@ -334,14 +300,14 @@ void asio_exchange::deliver_head() {
 }
 
 bool asio_exchange::deliver_piece() {
-  if (collector_ != nullptr || piece_size_ == 0) return true;
-  const std::string_view piece(piece_.get(), piece_size_);
-  piece_size_ = 0;  // the next put() writes over it only after on_data returned
+  if (collector_ != nullptr || !parser_ || parser_->get().body().empty()) return true;
+  std::string& piece = parser_->get().body();
   body_bytes_ += piece.size();
   bool more = true;
   bool ran = false;
   try {
     ran = call_observer([&] { more = observer_->on_data(piece); });
+    piece.clear();  // keeps its capacity: the next piece needs no allocation
   } catch (...) {
     finish(make_error(errc::handler_failed, "stream observer threw in on_data"));
     return false;
@@ -409,8 +375,8 @@ void asio_exchange::finish(std::optional<error_info> error, bool keep_connection
   }
   try {
     if (!error && collector_ != nullptr) {
-      body_.resize(body_bytes_);
-      call_observer([&] { collector_->on_body(std::move(body_)); });
+      body_bytes_ = parser_->get().body().size();
+      call_observer([&] { collector_->on_body(std::move(parser_->get().body())); });
     }
     call_observer([&] { observer_->on_end(error); });
   } catch (...) {

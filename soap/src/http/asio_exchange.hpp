@@ -7,13 +7,15 @@
 // Every handler runs on the exchange's strand, so observer calls are
 // serialised without a lock held around them. Reads use the connection's
 // reused buffer and one Beast parser; the body goes from that buffer straight
-// into the observer's piece (a stream) or the response string (send()), one
-// copy. Inactivity is checked by one timer per connection that looks at a
+// into the parser's body string, one copy: for a stream it is the piece
+// handed to on_data (then cleared, its capacity kept), for send() the
+// response body itself. Inactivity is checked by one timer per connection that looks at a
 // last-activity time stamp, re-armed only when it fires, not per read.
 
 #include <ews/logging.hpp>
 #include <ews/soap/transport.hpp>
 
+#include "http/asio_append_body.hpp"
 #include "http/asio_connection.hpp"
 #include "http/asio_errors.hpp"
 #include "http/asio_pool.hpp"
@@ -22,7 +24,6 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include <chrono>
@@ -82,7 +83,7 @@ class asio_exchange : public std::enable_shared_from_this<asio_exchange> {
   void close(std::chrono::milliseconds bound);
 
  private:
-  using parser_type = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+  using parser_type = boost::beast::http::response_parser<append_body>;
 
   void begin();
   void connect();
@@ -136,10 +137,7 @@ class asio_exchange : public std::enable_shared_from_this<asio_exchange> {
   bool done_ = false;        // finish() ran
   bool head_delivered_ = false;
   std::size_t bytes_read_ = 0;  // from the socket, this exchange
-  std::size_t body_bytes_ = 0;
-  std::string body_;            // send(): the body, written in place
-  std::unique_ptr<char[]> piece_;  // streams: the reused piece buffer
-  std::size_t piece_size_ = 0;
+  std::size_t body_bytes_ = 0;   // handed to on_data so far (streams)
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point connect_deadline_;
   std::uint64_t timer_generation_ = 0;
