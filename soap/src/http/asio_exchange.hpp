@@ -2,15 +2,16 @@
 // Private: one HTTP exchange of the asio engine: connect (or reuse a pooled
 // connection), write the request, then parse the response as bytes arrive
 // and hand it to a stream_observer. Both transport::send (collecting the
-// body in place, see body_collector) and streams run on it.
+// body where it stays, see body_collector) and streams run on it.
 //
 // Every handler runs on the exchange's strand, so observer calls are
 // serialised without a lock held around them. Reads use the connection's
 // reused buffer and one Beast parser; the body goes from that buffer straight
 // into the parser's body string, one copy: for a stream it is the piece
 // handed to on_data (then cleared, its capacity kept), for send() the
-// response body itself. Inactivity is checked by one timer per connection that looks at a
-// last-activity time stamp, re-armed only when it fires, not per read.
+// response body itself. Inactivity is checked by one timer per connection
+// that looks at a last-activity time stamp, re-armed only when it fires, not
+// per read.
 
 #include <ews/logging.hpp>
 #include <ews/soap/transport.hpp>
