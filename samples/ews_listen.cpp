@@ -87,6 +87,8 @@ class listen_session {
     ews::soap::http_transport_options t;
     t.ca_file = opts_.common.ca_file;
     t.allow_insecure_http = opts_.common.allow_insecure_http;
+    t.engine = opts_.common.http_engine;
+    t.threads = 2;  // asio: as for cpprestsdk below, a slow callback then holds up no stream
     t.log = log_;
     try {
       http_ = ews::soap::make_http_transport(std::move(t));
@@ -502,8 +504,11 @@ int run(int argc, char** argv) {
   // cpprestsdk's default pool is 40 threads, and every piece of a response
   // then wakes another one; 2 carry thousands of mailboxes at a fraction of
   // the CPU (bench/results/reference.md). Process-wide: before any request,
-  // and after the signals are blocked, since the threads start here.
-  if (auto threads = ews::soap::set_http_engine_threads(2); !threads) status.say(threads.error().message);
+  // and after the signals are blocked, since the threads start here. (The
+  // asio engine's threads belong to its transport.)
+  if (opts.common.http_engine == ews::soap::http_engine::cpprestsdk) {
+    if (auto threads = ews::soap::set_http_engine_threads(2); !threads) status.say(threads.error().message);
+  }
 
   std::unique_ptr<demo_session> demo;
   std::string own_label = opts.common.auth.user;

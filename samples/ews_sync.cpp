@@ -70,6 +70,7 @@ int run(int argc, char** argv) {
     ews::soap::http_transport_options t;
     t.ca_file = opts.common.ca_file;
     t.allow_insecure_http = opts.common.allow_insecure_http;
+    t.engine = opts.common.http_engine;
     t.log = log;
     std::shared_ptr<ews::soap::transport> http;
     try {

@@ -23,6 +23,7 @@ BOOST_AUTO_TEST_CASE(defaults_are_demo_inbox_newmail) {
   BOOST_TEST(o.heartbeat_timeout_seconds == 90);
   BOOST_TEST(o.connection_timeout_minutes == 30);
   BOOST_TEST(!o.count.has_value());
+  BOOST_TEST((o.common.http_engine == ews::soap::http_engine::cpprestsdk));
 }
 
 BOOST_AUTO_TEST_CASE(every_flag_is_parsed) {
@@ -31,7 +32,8 @@ BOOST_AUTO_TEST_CASE(every_flag_is_parsed) {
        "--mailbox", "a@example.com", "--mailbox", "b@example.com,c@example.com", "--folder", "inbox", "--folder",
        "sentitems", "--event", "newmail,Created", "--event", "DeletedEvent", "--count", "5", "--duration", "60",
        "--connection-timeout", "10", "--heartbeat-timeout", "45", "--batch-size", "20", "--checkpoint", "/tmp/cp",
-       "--reconcile", "--ca-file", "ca.pem", "--allow-insecure-http", "--log-level", "debug"});
+       "--reconcile", "--ca-file", "ca.pem", "--allow-insecure-http", "--http-engine", "asio", "--log-level",
+       "debug"});
   BOOST_TEST(o.common.url == "https://mail.example.com/EWS/Exchange.asmx");
   BOOST_TEST((o.common.auth.kind == method::basic));
   BOOST_TEST(o.common.auth.user == "svc@example.com");
@@ -48,6 +50,7 @@ BOOST_AUTO_TEST_CASE(every_flag_is_parsed) {
   BOOST_TEST(o.reconcile);
   BOOST_TEST(o.common.ca_file == "ca.pem");
   BOOST_TEST(o.common.allow_insecure_http);
+  BOOST_TEST((o.common.http_engine == ews::soap::http_engine::asio));
   BOOST_TEST(o.common.log_level == "debug");
 }
 
@@ -79,6 +82,7 @@ BOOST_AUTO_TEST_CASE(usage_errors) {
            args{"--url", "https://x", "--bearer-token", "t", "--bearer-token-file", "f"},
            args{"--user", "u", "--password", "p"},
            args{"--log-level", "loud"},
+           args{"--http-engine", "curl"},
            args{"--no-such-flag"},
            args{"--url", "a", "--url", "b"},
        }) {

@@ -228,12 +228,9 @@ std::string now_iso() {
 
 const std::string secret_value = "S3cret-pa55-NEVER-print";
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(ews_listen_process)
-
-BOOST_AUTO_TEST_CASE(demo_shows_items_renewal_and_gone_then_exits_0) {
-  child p(listen_bin, {});
+// The demo's whole contract, on the HTTP engine `args` picks.
+void check_demo(const std::vector<std::string>& args) {
+  child p(listen_bin, args);
   const int status = p.wait_exit(60s);
   BOOST_TEST_INFO("stderr:\n" << p.err() << "\nstdout:\n" << p.out());
   BOOST_TEST(status == 0);
@@ -258,6 +255,14 @@ BOOST_AUTO_TEST_CASE(demo_shows_items_renewal_and_gone_then_exits_0) {
   BOOST_TEST(p.err().find("renewed") != std::string::npos);
   BOOST_TEST(p.err().find("played out") != std::string::npos);
 }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(ews_listen_process)
+
+BOOST_AUTO_TEST_CASE(demo_shows_items_renewal_and_gone_then_exits_0) { check_demo({}); }
+
+BOOST_AUTO_TEST_CASE(demo_on_the_asio_engine_is_the_same) { check_demo({"--http-engine", "asio"}); }
 
 BOOST_AUTO_TEST_CASE(count_stops_after_exactly_n_items) {
   child p(listen_bin, {"--count", "2"});

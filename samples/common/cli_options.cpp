@@ -13,15 +13,18 @@ const char* const listen_usage =
     "usage: ews-listen [--url URL] [AUTH] [--mailbox SMTP]... [--folder NAME]... [--event TYPE]...\n"
     "                  [--count N] [--duration SECONDS] [--connection-timeout MINUTES]\n"
     "                  [--heartbeat-timeout SECONDS] [--batch-size N] [--checkpoint DIR]\n"
-    "                  [--reconcile] [--ca-file PEM] [--allow-insecure-http] [--log-level LEVEL]\n"
+    "                  [--reconcile] [--ca-file PEM] [--allow-insecure-http] [--http-engine ENGINE]\n"
+    "                  [--log-level LEVEL]\n"
     "AUTH:  --user U (--password P | --password-env VAR | --password-file FILE)\n"
     "     | --bearer-token T | --bearer-token-file FILE\n"
     "     | --oauth-token-url URL --client-id ID (--client-secret-env VAR | --client-secret-file FILE) [--scope S]\n"
+    "ENGINE: cpprestsdk (the default) | asio (Boost.Beast/Asio: less CPU, true back-pressure)\n"
     "Without --url, runs a demo against a built-in replay server.\n";
 
 const char* const sync_usage =
     "usage: ews-sync --url URL AUTH [--mailbox SMTP] [--folder NAME] [--checkpoint DIR]\n"
-    "                [--once | --interval SECONDS] [--ca-file PEM] [--allow-insecure-http] [--log-level LEVEL]\n"
+    "                [--once | --interval SECONDS] [--ca-file PEM] [--allow-insecure-http] [--http-engine ENGINE]\n"
+    "                [--log-level LEVEL]\n"
     "AUTH as for ews-listen.\n";
 
 namespace {
@@ -130,6 +133,11 @@ void add_common(arg_reader& reader, common_options& o) {
   reader.value("--checkpoint", [&](auto& f, auto& v) { set_once(o.checkpoint_dir, f, v); });
   reader.value("--ca-file", [&](auto& f, auto& v) { set_once(o.ca_file, f, v); });
   reader.flag("--allow-insecure-http", [&] { o.allow_insecure_http = true; });
+  reader.value("--http-engine", [&](auto& f, auto& v) {
+    if (v == "cpprestsdk") o.http_engine = ews::soap::http_engine::cpprestsdk;
+    else if (v == "asio") o.http_engine = ews::soap::http_engine::asio;
+    else throw usage_error(f + " must be cpprestsdk or asio; got '" + v + "'");
+  });
   reader.value("--log-level", [&](auto& f, auto& v) {
     static constexpr std::string_view levels[] = {"trace", "debug", "info", "warning", "error", "off"};
     if (std::find(std::begin(levels), std::end(levels), v) == std::end(levels))

@@ -3,6 +3,8 @@
 // is a pure function so every rule of the contract is unit-tested; a usage
 // error is reported before any request is made (exit status 2).
 
+#include <ews/soap/transport.hpp>
+
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -37,6 +39,7 @@ struct common_options {
   std::string checkpoint_dir;
   std::string ca_file;
   bool allow_insecure_http = false;
+  ews::soap::http_engine http_engine = ews::soap::http_engine::cpprestsdk;
   std::string log_level = "off";  ///< library messages; the program's own status lines always show
   bool help = false;
 };
