@@ -4,7 +4,7 @@
 //   ews-soak [--mails M] [--mailboxes K] [--seed S] [--limit SECONDS] [--expiry 0|1]
 //            [--per-connection N] [--rate MAILS_PER_S] [--malformed 0|1]
 //            [--restarts R] [--slack SECONDS] [--save-now 0|1] [--stalls 0|1]
-//            [--subscribe-ms MS]
+//            [--subscribe-ms MS] [--asio 0|1]
 //
 // The server creates M mails across K mailboxes at a steady rate (from a
 // thread of its own, once every mailbox is subscribed) and streams them as
@@ -112,6 +112,7 @@ struct soak_options {
   bool stalls = false;
   /// Milliseconds each Subscribe takes on the server.
   std::size_t subscribe_ms = 0;
+  bool asio = false;  // the Boost.Beast/Asio HTTP engine instead of cpprestsdk
 };
 
 std::string mailbox_address(std::size_t k) { return "user" + std::to_string(k) + "@soak.test"; }
@@ -593,6 +594,16 @@ struct totals {
 // after a restart one per folder from its saved last-event time) reconciled
 // on a thread of ours through the listener's fetcher; the dedupe window and
 // the last-event time saved every second and at stop.
+ews::soap::http_transport_options transport_options(const soak_options& opt) {
+  ews::soap::http_transport_options t;
+  t.allow_insecure_http = true;  // the replay server is plain http on 127.0.0.1
+  if (opt.asio) {
+    t.engine = ews::soap::http_engine::asio;
+    t.threads = 2;
+  }
+  return t;
+}
+
 class service {
  public:
   service(const soak_options& opt, const std::string& url, std::shared_ptr<ews::checkpoint_store> store,
@@ -607,6 +618,7 @@ class service {
     o.backoff.max = 2s;
     o.backoff.seed = opt.seed;
     if (opt.stalls) o.fetch.queue_limit = 100;
+    o.transport = transport_options(opt);
     auto keys = store_->load_dedupe_keys(ews::checkpoint_store::listener_window);
     if (!keys) throw ews::error(keys.error());
     o.dedupe_keys = std::move(*keys);
@@ -619,11 +631,9 @@ class service {
     listener_->on_gap([this](const ews::gap& g) { on_gap(g); });
     listener_->on_error([this](const ews::error_info&) { ++errors_; });
 
-    ews::soap::http_transport_options to;
-    to.allow_insecure_http = true;  // the replay server is plain http on 127.0.0.1
     ews::soap::service_options so;
     so.url = url;
-    so.http = ews::soap::make_http_transport(to);
+    so.http = ews::soap::make_http_transport(transport_options(opt));
     ews::reconcile_options ro;
     ro.service = std::make_shared<ews::soap::service_client>(std::move(so));
     ro.store = store_;
@@ -835,6 +845,7 @@ bool parse_args(int argc, char** argv, soak_options& o) {
     else if (a == "--save-now") o.save_now = v != 0;
     else if (a == "--stalls") o.stalls = v != 0;
     else if (a == "--subscribe-ms") o.subscribe_ms = v;
+    else if (a == "--asio") o.asio = v != 0;
     else return false;
   }
   return argc % 2 == 1 && o.mails > 0 && o.mailboxes > 0 && o.mailboxes <= 100000 && o.per_connection >= 1 &&
@@ -864,7 +875,7 @@ int main(int argc, char** argv) {
                  "usage: ews-soak [--mails M] [--mailboxes K] [--seed S] [--limit SECONDS] [--expiry 0|1]\n"
                  "                [--per-connection 1..200] [--rate MAILS_PER_S] [--malformed 0|1]\n"
                  "                [--restarts R] [--slack SECONDS] [--save-now 0|1] [--stalls 0|1]\n"
-                 "                [--subscribe-ms MS]\n");
+                 "                [--subscribe-ms MS] [--asio 0|1]\n");
     return 2;
   }
   const auto began = std::chrono::steady_clock::now();
