@@ -39,10 +39,20 @@ class steady_clock_timers final : public clock {
   time_point now() const override { return std::chrono::steady_clock::now(); }
 
   timer_id schedule_at(time_point when, std::function<void()> fn) override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const timer_id id = ++last_id_;
-    timers_.emplace(timer_key{when, id}, std::move(fn));
-    wake_.notify_all();
+    bool earlier = false;
+    timer_id id;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      id = ++last_id_;
+      timers_.emplace(timer_key{when, id}, std::move(fn));
+      // The worker only needs waking when it sleeps past this deadline: a
+      // watchdog re-armed for every envelope is always later, and waking
+      // the worker for it cost a futex wake, a context switch and the
+      // worker's mutex round trip each time (measured). Not sleeping, the
+      // worker looks at the map again before it does.
+      earlier = sleeping_ && when < sleeping_until_;
+    }
+    if (earlier) wake_.notify_all();  // unlocked: the worker takes the mutex at once
     return id;
   }
 
@@ -56,12 +66,12 @@ class steady_clock_timers final : public clock {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stopping_) {
       if (timers_.empty()) {
-        wake_.wait(lock);
+        sleep(lock, time_point::max());
         continue;
       }
       const auto due = timers_.begin()->first.first;
       if (std::chrono::steady_clock::now() < due) {
-        wake_.wait_until(lock, due);
+        sleep(lock, due);
         continue;
       }
       auto fn = std::move(timers_.begin()->second);
@@ -72,8 +82,21 @@ class steady_clock_timers final : public clock {
     }
   }
 
+  void sleep(std::unique_lock<std::mutex>& lock, time_point until) {
+    sleeping_ = true;
+    sleeping_until_ = until;
+    if (until == time_point::max()) {
+      wake_.wait(lock);
+    } else {
+      wake_.wait_until(lock, until);
+    }
+    sleeping_ = false;
+  }
+
   std::mutex mutex_;
   std::condition_variable wake_;
+  bool sleeping_ = false;         // the worker waits on wake_ ...
+  time_point sleeping_until_{};   // ... until then (max: until woken)
   timer_map timers_;
   timer_id last_id_ = 0;
   bool stopping_ = false;
