@@ -9,6 +9,7 @@
 #include "http/asio_runtime.hpp"
 #include "http/engines.hpp"
 #include "http/redact.hpp"
+#include "http/request_rules.hpp"
 #include "http/url.hpp"
 
 #include <boost/asio/ssl/context.hpp>
@@ -23,16 +24,6 @@ namespace {
 // How long destroying a stream waits for the cancelled read to be reported
 // (it takes one strand hop; the bound only matters if something misbehaves).
 constexpr std::chrono::milliseconds close_bound = std::chrono::seconds(2);
-
-bool equals_ci(const std::string& a, const char* b) { return strcasecmp(a.c_str(), b) == 0; }
-
-// Request headers the engine writes itself.
-bool engine_owned_header(const std::string& name) {
-  for (const char* h : {"Host", "Content-Length", "Transfer-Encoding", "Connection"}) {
-    if (equals_ci(name, h)) return true;
-  }
-  return false;
-}
 
 bool is_token(const std::string& s) {
   if (s.empty()) return false;
@@ -70,11 +61,8 @@ result<std::string> wire_request(const http_request& request, const parsed_url& 
   bool content_type = false;
   for (const auto& h : request.headers) {
     if (engine_owned_header(h.name)) continue;
-    if (h.name.empty() || h.name.find_first_of(std::string_view("\r\n:\0", 4)) != std::string::npos ||
-        h.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-      return make_error(errc::invalid_argument, "header " + h.name + " contains a line break or colon");
-    }
-    content_type = content_type || equals_ci(h.name, "Content-Type");
+    if (auto checked = check_header(h); !checked) return std::move(checked).error();
+    content_type = content_type || strcasecmp(h.name.c_str(), "Content-Type") == 0;
     out += h.name;
     out += ": ";
     out += h.value;
@@ -218,11 +206,6 @@ class asio_transport final : public transport {
     if (whole) o.max_body = options_.max_response_bytes;
     o.log = options_.log;
     return o;
-  }
-
-  static error_info context_error(const context& ctx) {
-    return ctx.cancelled() ? make_error(errc::cancelled, "cancelled by the caller")
-                           : make_error(errc::timeout, "the call's deadline passed", true);
   }
 
   void trace(const http_request& request) const {

@@ -7,6 +7,7 @@
 #include "http/engines.hpp"
 #include "http/exchange.hpp"
 #include "http/redact.hpp"
+#include "http/request_rules.hpp"
 #include "http/url.hpp"
 
 #include <boost/asio/ssl.hpp>
@@ -30,15 +31,6 @@ namespace client = web::http::client;
 // How long destroying a stream waits for cpprestsdk to report the cancelled
 // read (measured: under 1 ms; the bound only matters if it misbehaves).
 constexpr std::chrono::milliseconds close_bound = std::chrono::seconds(2);
-
-// Request headers the engine owns. Host in particular: with a port in it, it
-// breaks the certificate host check (cpprestsdk uses it for SNI).
-bool engine_owned_header(const std::string& name) {
-  for (const char* h : {"Host", "Content-Length", "Transfer-Encoding", "Connection", "Content-Type"}) {
-    if (strcasecmp(name.c_str(), h) == 0) return true;
-  }
-  return false;
-}
 
 // One pool of connections per origin and inactivity timeout (cpprestsdk sets
 // the timeout per client, not per request).
@@ -141,7 +133,7 @@ class cpprest_transport final : public transport {
   result<http_response> send(const http_request& request, const context& ctx) override {
     auto url = detail::check_url(request.url, options_.allow_insecure_http);
     if (!url) return std::move(url).error();
-    if (ctx.done()) return context_error(ctx);
+    if (ctx.done()) return detail::context_error(ctx);
     auto req = to_cpprest(request, *url);
     if (!req) return std::move(req).error();
 
@@ -164,7 +156,7 @@ class cpprest_transport final : public transport {
         abort = make_error(errc::response_too_large, "response body larger than " +
                                                          std::to_string(options_.max_response_bytes) + " bytes");
       } else if (!sink->done_) {
-        abort = context_error(ctx);
+        abort = detail::context_error(ctx);
       }
     }
     if (abort) {
@@ -199,11 +191,6 @@ class cpprest_transport final : public transport {
   }
 
  private:
-  static error_info context_error(const context& ctx) {
-    return ctx.cancelled() ? make_error(errc::cancelled, "cancelled by the caller")
-                           : make_error(errc::timeout, "the call's deadline passed", true);
-  }
-
   void trace(const http_request& request) const {
     if (options_.log.enabled(log_level::trace)) options_.log(log_level::trace, ">> " + detail::trace_request(request));
   }
@@ -222,10 +209,9 @@ class cpprest_transport final : public transport {
                      utility::conversions::to_string_t(content_type));
       }
       for (const auto& h : request.headers) {
-        if (engine_owned_header(h.name)) continue;
-        if (h.name.find_first_of("\r\n:") != std::string::npos || h.value.find_first_of("\r\n") != std::string::npos) {
-          return make_error(errc::invalid_argument, "header " + h.name + " contains a line break or colon");
-        }
+        // Content-Type went with the body above (cpprestsdk sets it there).
+        if (detail::engine_owned_header(h.name) || strcasecmp(h.name.c_str(), "Content-Type") == 0) continue;
+        if (auto checked = detail::check_header(h); !checked) return std::move(checked).error();
         req.headers().add(utility::conversions::to_string_t(h.name), utility::conversions::to_string_t(h.value));
       }
       return req;
