@@ -228,8 +228,8 @@ std::string now_iso() {
 
 const std::string secret_value = "S3cret-pa55-NEVER-print";
 
-// The demo's whole contract, on the HTTP engine `args` picks.
-void check_demo(const std::vector<std::string>& args) {
+// The demo's whole contract, on the HTTP engine `args` picks; returns stderr.
+std::string check_demo(const std::vector<std::string>& args) {
   child p(listen_bin, args);
   const int status = p.wait_exit(60s);
   BOOST_TEST_INFO("stderr:\n" << p.err() << "\nstdout:\n" << p.out());
@@ -254,6 +254,7 @@ void check_demo(const std::vector<std::string>& args) {
   BOOST_TEST(p.out().find("EWS streaming test 4 (queued while disconnected)") != std::string::npos);
   BOOST_TEST(p.err().find("renewed") != std::string::npos);
   BOOST_TEST(p.err().find("played out") != std::string::npos);
+  return p.err();
 }
 
 }  // namespace
@@ -262,7 +263,12 @@ BOOST_AUTO_TEST_SUITE(ews_listen_process)
 
 BOOST_AUTO_TEST_CASE(demo_shows_items_renewal_and_gone_then_exits_0) { check_demo({}); }
 
-BOOST_AUTO_TEST_CASE(demo_on_the_asio_engine_is_the_same) { check_demo({"--http-engine", "asio"}); }
+BOOST_AUTO_TEST_CASE(demo_on_the_asio_engine_is_the_same) {
+  // The engine names itself at log level info: the flag must reach the transport.
+  const std::string err = check_demo({"--http-engine", "asio", "--log-level", "info"});
+  BOOST_TEST(err.find("HTTP engine: asio, 2 thread(s)") != std::string::npos, err);
+  BOOST_TEST(err.find("HTTP engine: cpprestsdk") == std::string::npos, err);
+}
 
 BOOST_AUTO_TEST_CASE(count_stops_after_exactly_n_items) {
   child p(listen_bin, {"--count", "2"});

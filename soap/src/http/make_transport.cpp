@@ -5,17 +5,21 @@
 
 #include "http/engines.hpp"
 
+#include <string>
+
 namespace ews::soap {
 
 std::unique_ptr<transport> make_http_transport(http_transport_options options) {
   auto store = detail::cert_store::create(options.ca_file);
   if (!store) throw error(store.error());
-  switch (options.engine) {
-    case http_engine::asio:
-      return detail::make_asio_transport(std::move(options), std::move(*store));
-    case http_engine::cpprestsdk:
-      break;
+  // Which engine carries the traffic is the first thing to know when
+  // reading a wire problem.
+  const bool asio = options.engine == http_engine::asio;
+  if (options.log.enabled(log_level::info)) {
+    options.log(log_level::info, asio ? "HTTP engine: asio, " + std::to_string(options.threads) + " thread(s)"
+                                      : std::string("HTTP engine: cpprestsdk"));
   }
+  if (asio) return detail::make_asio_transport(std::move(options), std::move(*store));
   return detail::make_cpprest_transport(std::move(options), std::move(*store));
 }
 
