@@ -597,6 +597,34 @@ BOOST_DATA_TEST_CASE(redirect_is_not_followed_and_credentials_stay_home, engines
   BOOST_TEST(other.connections_accepted() == 0u);
 }
 
+BOOST_DATA_TEST_CASE(a_header_that_would_split_the_request_is_refused_before_sending, engines, engine) {
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(envelope(1))));
+  auto http = make_transport(engine);
+  for (const soap::http_header& bad : {soap::http_header{"X-Anchor", "a@example.com\r\nEvil: 1"},
+                                       soap::http_header{"X-Anchor", "a@example.com\nEvil: 1"},
+                                       soap::http_header{"X-Anchor:Evil", "1"},
+                                       soap::http_header{"X-Anchor", std::string("a\0b", 3)},
+                                       soap::http_header{"", "1"}}) {
+    auto request = post(server.url());
+    request.headers.push_back(bad);
+    auto res = http->send(request, ews::context{});
+    BOOST_REQUIRE(!res);
+    BOOST_TEST(res.error().kind() == errc::invalid_argument);
+    auto obs = std::make_shared<recorder>();
+    auto s = http->open_stream(request, obs);
+    BOOST_REQUIRE(obs->wait_end(1s));
+    BOOST_TEST(kind_of(obs->error()) == errc::invalid_argument);
+  }
+  BOOST_TEST(server.count("") == 0u);  // nothing reached the wire
+  // An engine-owned header from the caller is dropped, not sent twice.
+  auto request = post(server.url());
+  request.headers.push_back({"Content-Length", "999"});
+  auto res = http->send(request, ews::context{});
+  BOOST_REQUIRE_MESSAGE(res, (res ? "" : res.error().message));
+  BOOST_TEST(res->body == envelope(1));
+}
+
 BOOST_DATA_TEST_CASE(plain_http_to_a_remote_host_is_refused_before_connecting, engines, engine) {
   auto http = make_transport(engine);
   auto res = http->send(post("http://mail.example.com/EWS/Exchange.asmx"), ews::context{});
