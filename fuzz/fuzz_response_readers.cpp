@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 namespace {
@@ -40,6 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   check(read_unsubscribe_response(envelope));
   check(read_get_streaming_events_response(envelope));
   check(read_get_item_response(envelope));
+  std::string in_place(envelope);
+  check(read_get_item_response_in_place(in_place));
   check(read_sync_folder_items_response(envelope));
   check(read_generic_response(envelope));
   if (const auto fault = read_fault(envelope)) {

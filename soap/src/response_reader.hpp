@@ -21,6 +21,8 @@ inline bool is_ews(xml_ns ns) noexcept { return ns == xml_ns::messages || ns == 
 /// must be `operation` ("GetItemResponse") in the messages namespace; any
 /// operation if `operation` is empty. A Fault becomes its error.
 result<element> open_response(std::string_view text, parsed_document& doc, std::string_view operation);
+/// The same, parsing `text` in place (see parse_envelope_in_place).
+result<element> open_response_in_place(std::string& text, parsed_document& doc, std::string_view operation);
 
 /// The ResponseMessages element of an operation element, or an error.
 result<element> response_messages(const element& operation);

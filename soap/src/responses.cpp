@@ -63,10 +63,8 @@ void set_code(message_status& status, std::string_view text) {
   status.code = parse_response_code(text);
 }
 
-}  // namespace
-
-result<element> open_response(std::string_view text, parsed_document& doc, std::string_view operation) {
-  if (auto err = parse_envelope(text, doc)) return std::move(*err);
+// The Body's operation element of a parsed envelope (see open_response).
+result<element> operation_element(const parsed_document& doc, std::string_view operation) {
   const element root(doc.doc.document_element());
   if (!root.is(xml_ns::soap, "Envelope"))
     return make_error(errc::unexpected_response, "expected a SOAP Envelope, got " + describe(root));
@@ -80,6 +78,18 @@ result<element> open_response(std::string_view text, parsed_document& doc, std::
                       "expected " + std::string(operation) + " in the SOAP Body, got " + describe(first));
   }
   return first;
+}
+
+}  // namespace
+
+result<element> open_response(std::string_view text, parsed_document& doc, std::string_view operation) {
+  if (auto err = parse_envelope(text, doc)) return std::move(*err);
+  return operation_element(doc, operation);
+}
+
+result<element> open_response_in_place(std::string& text, parsed_document& doc, std::string_view operation) {
+  if (auto err = parse_envelope_in_place(text, doc)) return std::move(*err);
+  return operation_element(doc, operation);
 }
 
 result<element> response_messages(const element& operation) {

@@ -204,18 +204,19 @@ std::size_t replace_illegal_char_refs(char* data, std::size_t size) noexcept {
   return w;
 }
 
-std::optional<error_info> parse_envelope(std::string_view text, parsed_document& out) {
-  // Exchange has been seen to append a NUL after </Envelope> (otris-ews-cpp);
-  // trailing whitespace is harmless too. Both are cut before parsing.
+namespace {
+
+// Exchange has been seen to append a NUL after </Envelope> (otris-ews-cpp);
+// trailing whitespace is harmless too. Both are cut before parsing.
+std::string_view without_trailing_junk(std::string_view text) noexcept {
   while (!text.empty() && (text.back() == '\0' || is_xml_space(text.back()))) text.remove_suffix(1);
-  if (auto html = html_page_error(text)) return html;
+  return text;
+}
 
-  out.buffer.assign(text.data(), text.size());
-  std::size_t size = out.buffer.size();
-  if (out.buffer.find("&#") != std::string::npos) size = replace_illegal_char_refs(out.buffer.data(), size);
-
+std::optional<error_info> parse_buffer(char* data, std::size_t size, parsed_document& out) {
+  if (std::string_view(data, size).find("&#") != std::string_view::npos) size = replace_illegal_char_refs(data, size);
   const pugi::xml_parse_result parsed =
-      out.doc.load_buffer_inplace(out.buffer.data(), size, pugi::parse_default, pugi::encoding_utf8);
+      out.doc.load_buffer_inplace(data, size, pugi::parse_default, pugi::encoding_utf8);
   if (!parsed) {
     // The offset is into the text as parsed: past a replaced character
     // reference it is a few bytes less than in the original.
@@ -223,6 +224,21 @@ std::optional<error_info> parse_envelope(std::string_view text, parsed_document&
                                                ": " + parsed.description());
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<error_info> parse_envelope(std::string_view text, parsed_document& out) {
+  text = without_trailing_junk(text);
+  if (auto html = html_page_error(text)) return html;
+  out.copy.assign(text.data(), text.size());
+  return parse_buffer(out.copy.data(), out.copy.size(), out);
+}
+
+std::optional<error_info> parse_envelope_in_place(std::string& text, parsed_document& out) {
+  const std::string_view kept = without_trailing_junk(text);
+  if (auto html = html_page_error(kept)) return html;
+  return parse_buffer(text.data(), kept.size(), out);
 }
 
 std::optional<bool> parse_bool(std::string_view s) noexcept {

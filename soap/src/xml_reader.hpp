@@ -115,17 +115,22 @@ class children {
   element parent_;
 };
 
-/// A parsed document and the buffer pugixml parsed in place.
+/// A parsed document and, when it was parsed from a copy, that copy (pugixml
+/// parses in place and its nodes point into the buffer).
 struct parsed_document {
-  std::string buffer;
+  std::string copy;
   pugi::xml_document doc;
 };
 
 /// Parses one envelope: recovers from the not-well-formed forms real servers
 /// send (see the .cpp), returns errc::malformed_xml with pugixml's offset and
 /// description otherwise, and errc::unexpected_response for an HTML page.
-/// On success `out` holds the document.
+/// On success `out` holds the document. Parses a copy of `text`.
 std::optional<error_info> parse_envelope(std::string_view text, parsed_document& out);
+
+/// The same, parsing `text` itself: no copy, which matters for answers of
+/// hundreds of KB. `text` is overwritten and must outlive `out`'s use.
+std::optional<error_info> parse_envelope_in_place(std::string& text, parsed_document& out);
 
 /// Rewrites character references to characters XML 1.0 forbids, in place;
 /// returns the new length. Exposed for tests.

@@ -155,6 +155,10 @@ struct get_item_response {
   std::vector<get_item_message> messages;  ///< one per requested id, in order
 };
 result<get_item_response> read_get_item_response(std::string_view envelope);
+/// The same, parsing `envelope` where it lies instead of a copy of it (an
+/// answer for 50 items is hundreds of KB). `envelope`'s content is
+/// unspecified afterwards; its capacity stays with it.
+result<get_item_response> read_get_item_response_in_place(std::string& envelope);
 
 // ---- SyncFolderItems --------------------------------------------------------
 
