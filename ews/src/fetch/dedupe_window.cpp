@@ -25,14 +25,16 @@ bool dedupe_window::contains(std::string_view id, std::string_view change_key) c
 }
 
 bool dedupe_window::insert_key(std::string key) {
-  if (keys_.count(key) != 0) return false;
+  // One hash and lookup of the key (ids are ~200 bytes), not a find first.
+  const auto [it, fresh] = keys_.insert(std::move(key));
+  if (!fresh) return false;
   if (ring_.size() == capacity_) {
     // Forget the oldest; its slot becomes the newest.
     keys_.erase(*ring_[head_]);
-    ring_[head_] = &*keys_.insert(std::move(key)).first;
+    ring_[head_] = &*it;
     head_ = (head_ + 1) % capacity_;
   } else {
-    ring_.push_back(&*keys_.insert(std::move(key)).first);
+    ring_.push_back(&*it);
   }
   return true;
 }
