@@ -35,7 +35,7 @@ std::int64_t process_cpu_us() {
 cpu_split process_cpu_split() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  return {us_of(ru.ru_utime), us_of(ru.ru_stime), ru.ru_nvcsw, ru.ru_nivcsw};
+  return {us_of(ru.ru_utime), us_of(ru.ru_stime), ru.ru_nvcsw, ru.ru_nivcsw, ru.ru_minflt};
 }
 
 std::int64_t thread_cpu_us() {

@@ -20,6 +20,7 @@ struct cpu_split {
   std::int64_t sys_us = 0;
   std::int64_t voluntary_switches = 0;    ///< waits: a thread blocked (futex, poll)
   std::int64_t involuntary_switches = 0;  ///< preemptions
+  std::int64_t page_faults = 0;           ///< minor faults: first touches of memory
 };
 cpu_split process_cpu_split();
 /// CPU of the calling thread only, in microseconds.
