@@ -293,9 +293,21 @@ struct item_fetcher::impl {
     soap::get_item_request request;
     request.shape = options.shape;
     request.items.reserve(work.entries.size());
-    for (const entry& e : work.entries) request.items.push_back(e.source.event.item);
-
-    auto envelope = soap::build_get_item(env, request);
+    // The ids are lent to the request for its text and given back whatever
+    // happens (copying them cost two allocations per item).
+    for (entry& e : work.entries) request.items.push_back(std::move(e.source.event.item));
+    struct give_back {
+      batch& work;
+      soap::get_item_request& request;
+      ~give_back() {
+        for (std::size_t i = 0; i < request.items.size(); ++i)
+          work.entries[i].source.event.item = std::move(request.items[i]);
+      }
+    };
+    result<std::string> envelope = [&] {
+      const give_back returned{work, request};
+      return soap::build_get_item(env, request);
+    }();
     if (!envelope) {
       request_failed(std::move(work), std::move(envelope).error(), after);
       return;

@@ -594,7 +594,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       if (stopping || gen != g.generation || g.closing) return;
       g.closing = true;
       if (g.http_status == 500) {
-        handle_fault(g, f);
+        handle_fault(g, read_fault(g.error_body), f);
       } else if (g.http_status != 200 && g.http_status != 0) {
         error_info e = http_status_error(g.head);
         f.errors.push_back(e);
@@ -625,8 +625,8 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   }
 
   // Under the lock: a 500 body is a SOAP fault.
-  void handle_fault(group& g, followup& f) {
-    std::optional<error_info> fault = read_fault(g.error_body);
+  // `fault` is what the body said (nullopt when it was no SOAP Fault).
+  void handle_fault(group& g, const std::optional<error_info>& fault, followup& f) {
     error_info e = fault ? *fault : http_status_error(g.head);
     e.http_status = 500;
     e.message = "GetStreamingEvents: " + e.message;
@@ -643,8 +643,9 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
   }
 
   // Under the lock: one complete envelope of a 200 stream.
-  void handle_envelope(group& g, const std::string& envelope, followup& f) {
-    auto parsed = read_get_streaming_events_response(envelope);
+  // Parses `envelope` in place (it is not needed afterwards).
+  void handle_envelope(group& g, std::string& envelope, followup& f) {
+    auto parsed = read_get_streaming_events_response_in_place(envelope);
     // The time this envelope vouches for: when it was read, or, once the
     // stream has been paused for back-pressure, when the pause began. An
     // envelope read after a pause may have been written seconds earlier; the
@@ -657,8 +658,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
       error_info e = parsed.error();
       if (e.kind() == errc::soap_fault || e.kind() == errc::throttled) {
         // A fault inside a 200 stream: treat it as the stream's answer.
-        g.error_body = envelope;
-        handle_fault(g, f);
+        handle_fault(g, e, f);
         g.closing = true;
         return;
       }

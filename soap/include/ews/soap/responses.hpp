@@ -104,6 +104,8 @@ struct get_streaming_events_response {
   connection_status connection() const;
 };
 result<get_streaming_events_response> read_get_streaming_events_response(std::string_view envelope);
+/// The same, parsing `envelope` where it lies (see read_get_item_response_in_place).
+result<get_streaming_events_response> read_get_streaming_events_response_in_place(std::string& envelope);
 
 // ---- GetItem ----------------------------------------------------------------
 
