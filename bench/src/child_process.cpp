@@ -1,9 +1,11 @@
 #include "child_process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <fcntl.h>
@@ -17,7 +19,8 @@ extern char** environ;
 
 namespace ews::bench {
 
-child_process::child_process(const std::string& program, const std::vector<std::string>& args) {
+child_process::child_process(const std::string& program, const std::vector<std::string>& args,
+                             const std::vector<std::string>& extra_env) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t actions;
@@ -29,7 +32,21 @@ child_process::child_process(const std::string& program, const std::vector<std::
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
+  // extra_env replaces a variable of the same name (the loader takes the
+  // last LD_PRELOAD it sees, getenv the first: none is left to disagree).
+  std::vector<std::string> env_text(extra_env);
+  std::vector<char*> env;
+  for (auto& e : env_text) env.push_back(e.data());
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const auto replaced = std::find_if(extra_env.begin(), extra_env.end(), [&](const std::string& x) {
+      const auto eq = x.find('=');
+      return eq != std::string::npos && entry.substr(0, eq + 1) == std::string_view(x).substr(0, eq + 1);
+    });
+    if (replaced == extra_env.end()) env.push_back(*e);
+  }
+  env.push_back(nullptr);
+  const int rc = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
   if (rc != 0) {

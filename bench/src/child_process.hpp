@@ -14,8 +14,11 @@ namespace ews::bench {
 
 class child_process {
  public:
-  /// Starts `program` with `args` (argv[1..]). Throws std::runtime_error.
-  child_process(const std::string& program, const std::vector<std::string>& args);
+  /// Starts `program` with `args` (argv[1..]) and this process's
+  /// environment plus `extra_env` ("NAME=value", e.g. LD_PRELOAD for another
+  /// malloc). Throws std::runtime_error.
+  child_process(const std::string& program, const std::vector<std::string>& args,
+                const std::vector<std::string>& extra_env = {});
   /// terminate() if still running.
   ~child_process();
   child_process(const child_process&) = delete;

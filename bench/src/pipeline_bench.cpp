@@ -18,6 +18,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include <dlfcn.h>
+
 namespace ews::bench {
 namespace {
 
@@ -182,6 +184,8 @@ int run_pipeline(const options& o, const workload& w) {
   r["waits_per_mail"] = per_mail(split1.voluntary_switches - split0.voluntary_switches);
   r["preemptions_per_mail"] = per_mail(split1.involuntary_switches - split0.involuntary_switches);
   r["page_faults_per_mail"] = per_mail(split1.page_faults - split0.page_faults);
+  // 1 when jemalloc is this process's malloc (LD_PRELOAD), to check a row.
+  r["jemalloc"] = ::dlsym(RTLD_DEFAULT, "mallctl") != nullptr ? 1 : 0;
   r["setup_cpu_ms"] = static_cast<double>(build_us) / 1000.0;
   r["server_cpu_us_per_mail"] = static_cast<double>(server1 - server0) / static_cast<double>(mails);
   r["peak_rss_mib"] = static_cast<double>(peak) / 1024.0;

@@ -50,13 +50,13 @@ struct runs {
 // Runs `ews-bench <args>` `count` times; a run counts when it exits 0 and
 // printed a result line.
 runs repeat(const std::string& program, const std::vector<std::string>& args, int count,
-            std::chrono::seconds limit) {
+            std::chrono::seconds limit, const std::vector<std::string>& extra_env = {}) {
   runs out;
   for (int i = 0; i < count; ++i) {
     std::cerr << "  run " << (i + 1) << "/" << count << ":";
     for (const auto& a : args) std::cerr << ' ' << a;
     std::cerr << std::endl;
-    child_process child(program, args);
+    child_process child(program, args, extra_env);
     std::string last;
     while (auto line = child.read_line(limit)) last = *line;
     const int status = child.wait(std::chrono::seconds(10));
@@ -178,6 +178,23 @@ int run_suite(const options& o) {
                              r, limit)});
   }
 
+  // The asio rows again with jemalloc as the process's malloc (LD_PRELOAD),
+  // when it is installed: how much of a mail's CPU is glibc's allocator
+  // (arena trims and page faults, consolidation), which is the application's
+  // choice, not the library's.
+  const std::string jemalloc = o.text("jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+  const bool have_jemalloc = !jemalloc.empty() && ::access(jemalloc.c_str(), R_OK) == 0;
+  if (have_jemalloc) {
+    for (auto b : bodies) {
+      std::cerr << "pipeline " << pool_mails << " mails, body " << b << ", " << asio_label << ", jemalloc" << std::endl;
+      pooled.push_back({asio_label + ", jemalloc", asio_label + " and jemalloc", b,
+                        repeat(program, with_source({"pipeline", "--mails", std::to_string(pool_mails), "--body",
+                                                     std::to_string(b), "--engine", "asio", "--pool-threads",
+                                                     asio_threads}),
+                               r, limit, {"LD_PRELOAD=" + jemalloc})});
+    }
+  }
+
   auto scale_run = [&](const std::string& threads, const std::string& engine) {
     std::cerr << "scale " << mailboxes << " mailboxes, " << engine << " engine threads " << threads << std::endl;
     return repeat(program, with_source({"scale", "--mailboxes", std::to_string(mailboxes), "--idle-s",
@@ -245,6 +262,8 @@ int run_suite(const options& o) {
        << fmt(res.med("limit_us_per_mail"), 2) << " | " << spread(res, "ratio") << "x | "
        << (res.ok.empty() ? "**failed**" : verdict(ratio <= 10.0)) << " |\n";
   }
+  if (!have_jemalloc)
+    md << "\n(No jemalloc rows: " << jemalloc << " is not installed; `apt-get install libjemalloc2` adds them.)\n";
   md << "\nWhere the client's CPU goes (median, µs per mail: user / sys; thread wake-ups per mail; GetItem batches "
         "per 1000 mails):";
   for (const auto& [key, res] : pipeline)
