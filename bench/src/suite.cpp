@@ -155,6 +155,7 @@ int run_suite(const options& o) {
   const std::string asio_threads = std::to_string(o.number("asio-threads", 1));
   const std::string asio_label = "asio engine, " + asio_threads + " thread" + (asio_threads == "1" ? "" : "s");
   struct pooled_row {
+    std::size_t mails;
     std::string label;  // what the row's engine is
     std::string short_label;
     std::size_t body;
@@ -164,19 +165,22 @@ int run_suite(const options& o) {
   for (auto b : bodies) {
     std::cerr << "pipeline " << pool_mails << " mails, body " << b << ", " << engine_threads << " engine threads"
               << std::endl;
-    pooled.push_back({engine_threads + " engine threads", engine_threads + " engine threads", b,
+    pooled.push_back({pool_mails, engine_threads + " engine threads", engine_threads + " engine threads", b,
                       repeat(program, with_source({"pipeline", "--mails", std::to_string(pool_mails), "--body",
                                                    std::to_string(b), "--pool-threads", engine_threads}),
                              r, limit)});
   }
-  for (auto b : bodies) {
-    std::cerr << "pipeline " << pool_mails << " mails, body " << b << ", " << asio_label << std::endl;
-    pooled.push_back({asio_label, asio_label, b,
-                      repeat(program, with_source({"pipeline", "--mails", std::to_string(pool_mails), "--body",
-                                                   std::to_string(b), "--engine", "asio", "--pool-threads",
-                                                   asio_threads}),
-                             r, limit)});
-  }
+  // The asio rows at every N, as the default rows: the small N shows the
+  // start-up share (first touches of memory) per mail.
+  for (auto n : mail_counts)
+    for (auto b : bodies) {
+      std::cerr << "pipeline " << n << " mails, body " << b << ", " << asio_label << std::endl;
+      pooled.push_back({n, asio_label, asio_label, b,
+                        repeat(program, with_source({"pipeline", "--mails", std::to_string(n), "--body",
+                                                     std::to_string(b), "--engine", "asio", "--pool-threads",
+                                                     asio_threads}),
+                               r, limit)});
+    }
 
   // The asio rows again with jemalloc as the process's malloc (LD_PRELOAD),
   // when it is installed: how much of a mail's CPU is glibc's allocator
@@ -185,14 +189,15 @@ int run_suite(const options& o) {
   const std::string jemalloc = o.text("jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
   const bool have_jemalloc = !jemalloc.empty() && ::access(jemalloc.c_str(), R_OK) == 0;
   if (have_jemalloc) {
-    for (auto b : bodies) {
-      std::cerr << "pipeline " << pool_mails << " mails, body " << b << ", " << asio_label << ", jemalloc" << std::endl;
-      pooled.push_back({asio_label + ", jemalloc", asio_label + " and jemalloc", b,
-                        repeat(program, with_source({"pipeline", "--mails", std::to_string(pool_mails), "--body",
-                                                     std::to_string(b), "--engine", "asio", "--pool-threads",
-                                                     asio_threads}),
-                               r, limit, {"LD_PRELOAD=" + jemalloc})});
-    }
+    for (auto n : mail_counts)
+      for (auto b : bodies) {
+        std::cerr << "pipeline " << n << " mails, body " << b << ", " << asio_label << ", jemalloc" << std::endl;
+        pooled.push_back({n, asio_label + ", jemalloc", asio_label + " and jemalloc", b,
+                          repeat(program, with_source({"pipeline", "--mails", std::to_string(n), "--body",
+                                                       std::to_string(b), "--engine", "asio", "--pool-threads",
+                                                       asio_threads}),
+                                 r, limit, {"LD_PRELOAD=" + jemalloc})});
+      }
   }
 
   auto scale_run = [&](const std::string& threads, const std::string& engine) {
@@ -254,9 +259,9 @@ int run_suite(const options& o) {
        << spread(res, "ratio") << "x | " << (res.ok.empty() ? "**failed**" : verdict(ratio <= 10.0))
        << (res.failed ? " (" + std::to_string(res.failed) + " failed runs)" : "") << " |\n";
   }
-  for (const auto& [label, short_label, b, res] : pooled) {
+  for (const auto& [n, label, short_label, b, res] : pooled) {
     const double ratio = res.med("ratio");
-    md << "| " << pool_mails << " | " << body_label(b) << ", **" << label << "** | "
+    md << "| " << n << " | " << body_label(b) << ", **" << label << "** | "
        << spread(res, "mails_per_s", 0) << " | " << spread(res, "cpu_us_per_mail") << " | "
        << fmt(res.med("server_cpu_us_per_mail")) << " | " << fmt(res.med("peak_rss_mib")) << " | "
        << fmt(res.med("limit_us_per_mail"), 2) << " | " << spread(res, "ratio") << "x | "
@@ -270,8 +275,8 @@ int run_suite(const options& o) {
     md << " " << key.first << "/" << (key.second == 0 ? "recorded" : "32 KB") << ": " << fmt(res.med("user_us_per_mail"))
        << " / " << fmt(res.med("sys_us_per_mail")) << ", " << fmt(res.med("waits_per_mail"), 2) << ", "
        << fmt(res.med("batches_per_1000_mails"), 1) << ";";
-  for (const auto& [label, short_label, b, res] : pooled)
-    md << " " << pool_mails << "/" << (b == 0 ? "recorded" : "32 KB") << " with " << short_label << ": " << fmt(res.med("user_us_per_mail")) << " / " << fmt(res.med("sys_us_per_mail")) << ", "
+  for (const auto& [n, label, short_label, b, res] : pooled)
+    md << " " << n << "/" << (b == 0 ? "recorded" : "32 KB") << " with " << short_label << ": " << fmt(res.med("user_us_per_mail")) << " / " << fmt(res.med("sys_us_per_mail")) << ", "
        << fmt(res.med("waits_per_mail"), 2) << ", " << fmt(res.med("batches_per_1000_mails"), 1) << ";";
   md << " One-time set-up (threads, the transport's trust store): "
      << fmt(pipeline.empty() ? std::nan("") : pipeline.front().second.med("setup_cpu_ms")) << " ms CPU, not charged to the mails.\n";
