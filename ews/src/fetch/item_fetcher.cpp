@@ -535,6 +535,10 @@ struct item_fetcher::impl {
         taken_waiting.fetch_sub(1, std::memory_order_relaxed);
         deliver(std::move(taken[delivered].outcome), after);
       }
+      // Handler errors are reported before the items count as done, so
+      // drain() returns after them, as when each item was released alone.
+      for (const error_info& e : after.errors) report(e);
+      after.errors.clear();
       lock.lock();
       taken_waiting = 0;
       for (std::size_t i = 0; i < delivered; ++i) unresolved.leave(taken[i].ticket);
