@@ -216,7 +216,7 @@ std::string_view without_trailing_junk(std::string_view text) noexcept {
 std::optional<error_info> parse_buffer(char* data, std::size_t size, parsed_document& out) {
   if (std::string_view(data, size).find("&#") != std::string_view::npos) size = replace_illegal_char_refs(data, size);
   const pugi::xml_parse_result parsed =
-      out.doc.load_buffer_inplace(data, size, pugi::parse_default, pugi::encoding_utf8);
+      out.doc.load_buffer_inplace(data, size, pugi::parse_default | pugi::parse_embed_pcdata, pugi::encoding_utf8);
   if (!parsed) {
     // The offset is into the text as parsed: past a replaced character
     // reference it is a few bytes less than in the original.
