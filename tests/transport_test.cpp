@@ -552,6 +552,27 @@ BOOST_DATA_TEST_CASE(large_bodies_arrive_whole, engines, engine) {
   BOOST_TEST((chunked->body == big));
 }
 
+BOOST_DATA_TEST_CASE(a_lent_body_buffer_never_changes_the_answer, engines, engine) {
+  // Content-Length, chunked, and an error status; the lent buffer holds
+  // stale text longer than each answer, which must not show through.
+  const std::string first = envelope(1);
+  std::vector<rt::chunk> pieces{{first.substr(0, 40), 0ms, "", false}, {first.substr(40), 0ms, "", false}};
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(first)));
+  server.add(answer(rt::streaming_response(pieces)));
+  server.add(answer(rt::soap_response("<fault/>", 500)));
+  auto http = make_transport(engine);
+  for (const std::string& expected : {first, first, std::string("<fault/>")}) {
+    std::string lent(first.size() * 3, '#');
+    auto request = post(server.url());
+    request.body_buffer = &lent;
+    auto r = http->send(request, ews::context{});
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    BOOST_TEST(r->body == expected);
+  }
+  BOOST_TEST(server.verify().ok, server.verify().report());
+}
+
 BOOST_DATA_TEST_CASE(send_honours_cancel_and_deadline, engines, engine) {
   rt::replay_server server;
   server.on("", [](const rt::received_request&) {
@@ -961,6 +982,28 @@ BOOST_AUTO_TEST_CASE(keep_alive_reuses_a_connection_and_retries_once_when_the_se
   BOOST_TEST(server.connections_accepted() == 2u);
   BOOST_TEST(server.count("") == 3u);
   BOOST_TEST(server.verify().ok, server.verify().report());
+}
+
+BOOST_AUTO_TEST_CASE(the_asio_engine_builds_the_body_in_the_lent_buffer) {
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(envelope(1))));
+  server.add(answer(rt::soap_response(envelope(2))));
+  auto http = asio_transport();
+  std::string lent;
+  lent.reserve(64 * 1024);
+  const char* const memory = lent.data();
+  auto request = post(server.url());
+  request.body_buffer = &lent;
+  auto r = http->send(request, ews::context{});
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->body == envelope(1));
+  BOOST_TEST(static_cast<const void*>(r->body.data()) == static_cast<const void*>(memory));  // no allocation of its own
+  // Handed back, it serves the next answer too.
+  lent = std::move(r->body);
+  auto again = http->send(request, ews::context{});
+  BOOST_REQUIRE(again);
+  BOOST_TEST(again->body == envelope(2));
+  BOOST_TEST(static_cast<const void*>(again->body.data()) == static_cast<const void*>(memory));
 }
 
 BOOST_AUTO_TEST_CASE(streams_outlive_the_transport) {

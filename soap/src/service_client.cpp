@@ -43,12 +43,13 @@ service_client::service_client(service_options options) : options_(std::move(opt
 }
 
 result<http_response> service_client::call(const std::string& envelope, const http_headers& extra_headers,
-                                           const context& ctx) const {
+                                           const context& ctx, std::string* body_buffer) const {
   const context call_ctx = ctx.with_timeout(options_.request_timeout);
   // One refresh and one retry at most: a server that keeps answering 401
   // must not make us loop (or lock the account with failed attempts).
   for (int attempt = 0;; ++attempt) {
     http_request req = make_request(options_.url, envelope, extra_headers, options_.request_timeout);
+    req.body_buffer = body_buffer;
     if (options_.credentials) {
       auto applied = options_.credentials->apply(req, call_ctx);
       if (!applied) return std::move(applied).error();

@@ -96,6 +96,9 @@ struct deferred {
   std::vector<error_info> errors;
 };
 
+// A worker keeps the memory of its largest GetItem answer up to this size.
+constexpr std::size_t max_kept_body_buffer = 4 * 1024 * 1024;
+
 std::string describe(const item_id& id) {
   // Ids are long base64; the tail is what differs between items.
   constexpr std::size_t shown = 24;
@@ -244,6 +247,11 @@ struct item_fetcher::impl {
   // ---- fetching -------------------------------------------------------------
 
   void run_worker() {
+    // This worker's memory for GetItem answers, lent to each call and given
+    // back with the answer: with glibc's malloc, allocating and freeing
+    // 100+ KB per call made it hand memory back to the kernel every time
+    // (page faults on the next answer).
+    std::string body_buffer;
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
       work_ready.wait(lock, [&] { return stopping || !send_queue.empty(); });
@@ -253,7 +261,7 @@ struct item_fetcher::impl {
       ++in_flight;
       lock.unlock();
       deferred after;
-      fetch_guarded(std::move(work), after);
+      fetch_guarded(std::move(work), after, body_buffer);
       lock.lock();
       --in_flight;
       if (!stopping) dispatch_sealed_locked();  // a slot is free: sealed batches need not linger
@@ -267,9 +275,9 @@ struct item_fetcher::impl {
 
   // A transport or allocator that throws must not end the worker (and the
   // process) nor lose the ids: the batch is retried like a transport failure.
-  void fetch_guarded(batch work, deferred& after) {
+  void fetch_guarded(batch work, deferred& after, std::string& body_buffer) {
     try {
-      fetch(work, after);
+      fetch(work, after, body_buffer);
       return;
     } catch (const std::exception& e) {
       request_failed(std::move(work), make_error(errc::io_error, std::string("GetItem threw: ") + e.what(), true),
@@ -281,7 +289,7 @@ struct item_fetcher::impl {
   }
 
   // `work` is consumed only once it is certain nothing throws after that.
-  void fetch(batch& work, deferred& after) {
+  void fetch(batch& work, deferred& after, std::string& body_buffer) {
     soap::envelope_options env;
     env.server_version = options.server_version;
     soap::http_headers headers;
@@ -317,12 +325,14 @@ struct item_fetcher::impl {
       ++counts.get_item_calls;
       counts.largest_batch = std::max(counts.largest_batch, work.entries.size());
     }
-    auto response = options.service->call(*envelope, headers, cancel);
+    auto response = options.service->call(*envelope, headers, cancel, &body_buffer);
     if (!response) {
       request_failed(std::move(work), std::move(response).error(), after);
       return;
     }
     auto parsed = soap::read_get_item_response_in_place(response->body);
+    // Kept for the next call unless an unusual answer made it huge.
+    if (response->body.capacity() <= max_kept_body_buffer) body_buffer = std::move(response->body);
     if (!parsed) {
       request_failed(std::move(work), std::move(parsed).error(), after);
       return;

@@ -189,6 +189,10 @@ void asio_exchange::on_written(const boost::system::error_code& ec) {
   if (done_) return;
   if (ec) return failed(ec, asio_step::write);
   parser_.emplace();
+  if (collector_ != nullptr) {
+    parser_->get().body() = std::move(options_.body_storage);
+    parser_->get().body().clear();  // its capacity is what the caller lent
+  }
   // Not eager until the head is handled: put() stops after the head, so an
   // oversize body is refused before any of it is taken.
   parser_->eager(false);

@@ -51,6 +51,9 @@ struct asio_exchange_options {
   std::chrono::milliseconds connect_timeout{30000};
   /// For a body_collector: the largest body (errc::response_too_large).
   std::size_t max_body = SIZE_MAX;
+  /// For a body_collector: memory to build the body in (see
+  /// http_request::body_buffer); taken by the first response read.
+  std::string body_storage;
   logger log;
 };
 

@@ -204,6 +204,7 @@ class asio_transport final : public transport {
     o.inactivity_timeout = request.inactivity_timeout;
     o.connect_timeout = options_.connect_timeout;
     if (whole) o.max_body = options_.max_response_bytes;
+    if (whole && request.body_buffer != nullptr) o.body_storage = std::move(*request.body_buffer);
     o.log = options_.log;
     return o;
   }

@@ -38,8 +38,9 @@ class service_client {
   /// ErrorServerBusy); 401 twice -> errc::authentication; 3xx ->
   /// errc::redirect; 429/503 -> errc::throttled; other statuses ->
   /// errc::http_status; transport errors as the transport gives them.
+  /// `body_buffer`: see http_request::body_buffer.
   result<http_response> call(const std::string& envelope, const http_headers& extra_headers,
-                             const context& ctx) const;
+                             const context& ctx, std::string* body_buffer = nullptr) const;
 
   /// Opens a streaming POST (GetStreamingEvents) with credentials applied.
   /// The observer sees the raw status: it handles 401 (see credentials()),

@@ -39,6 +39,12 @@ struct http_request {
   std::string body;
   /// Abort when no byte arrives for this long (reset by every byte received).
   std::chrono::milliseconds inactivity_timeout = std::chrono::seconds(100);
+  /// send() only, optional and borrowed: memory for the response body. An
+  /// engine may take this string's buffer (its content is dropped) to build
+  /// the body in, so a caller that hands each answer's body back here
+  /// allocates large answers once instead of per call (the asio engine does;
+  /// cpprestsdk ignores it). Never sent.
+  std::string* body_buffer = nullptr;
 };
 
 struct http_response_head {
