@@ -17,6 +17,8 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <strings.h>
+
 #include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
@@ -210,9 +212,11 @@ BOOST_AUTO_TEST_CASE(urls_and_loopback) {
   BOOST_TEST(u->port == 443);
   BOOST_TEST(u->target == "/EWS/Exchange.asmx?x=1");
   BOOST_TEST(u->origin() == "https://mail.example.com:443");
+  BOOST_TEST(u->authority() == "mail.example.com");  // the Host header: no default port
   auto v6 = check_url("http://[::1]:8080", false);
   BOOST_REQUIRE(v6);
   BOOST_TEST(v6->origin() == "http://[::1]:8080");
+  BOOST_TEST(v6->authority() == "[::1]:8080");
   BOOST_TEST(v6->target == "/");
 
   BOOST_TEST(check_url("http://mail.example.com/EWS/Exchange.asmx", false).error().kind() == errc::insecure_url);
@@ -644,6 +648,29 @@ BOOST_DATA_TEST_CASE(a_header_that_would_split_the_request_is_refused_before_sen
   auto res = http->send(request, ews::context{});
   BOOST_REQUIRE_MESSAGE(res, (res ? "" : res.error().message));
   BOOST_TEST(res->body == envelope(1));
+}
+
+BOOST_DATA_TEST_CASE(both_engines_write_the_callers_content_type_once_and_refuse_a_bad_method, engines, engine) {
+  rt::replay_server server;
+  server.add(answer(rt::soap_response(envelope(1))));
+  auto http = make_transport(engine);
+  auto request = post(server.url());
+  request.headers = {{"content-type", "application/soap+xml; charset=utf-8"}};
+  auto res = http->send(request, ews::context{});
+  BOOST_REQUIRE_MESSAGE(res, (res ? "" : res.error().message));
+  const auto got = server.received();
+  BOOST_REQUIRE(got.size() == 1u);
+  int content_types = 0;
+  for (const auto& h : got[0].headers) content_types += strcasecmp(h.name.c_str(), "Content-Type") == 0 ? 1 : 0;
+  BOOST_TEST(content_types == 1);
+  BOOST_TEST(soap::find_header(got[0].headers, "Content-Type").value_or("") == "application/soap+xml; charset=utf-8");
+  // A method that is no HTTP token never reaches the wire, on either engine.
+  auto bad = post(server.url());
+  bad.method = "PO ST";
+  auto refused = http->send(bad, ews::context{});
+  BOOST_REQUIRE(!refused);
+  BOOST_TEST(refused.error().kind() == errc::invalid_argument);
+  BOOST_TEST(server.count("") == 1u);
 }
 
 BOOST_DATA_TEST_CASE(plain_http_to_a_remote_host_is_refused_before_connecting, engines, engine) {

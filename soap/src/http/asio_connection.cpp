@@ -4,18 +4,9 @@
 #include <openssl/x509v3.h>
 
 namespace ews::soap::detail {
-namespace {
-
-// What one read asks the kernel for: large enough that a 32 KB mail takes a
-// few reads, small enough that many idle streams cost little.
-constexpr std::size_t read_buffer_bytes = 16 * 1024;
-
-}  // namespace
-
 asio_connection::asio_connection(boost::asio::io_context& io, const parsed_url& url, boost::asio::ssl::context* tls)
-    : host_(url.host), port_(url.port), socket_(io), timer_(io) {
+    : host_(url.host), socket_(io), timer_(io) {
   if (url.scheme == "https" && tls != nullptr) tls_.emplace(socket_, *tls);
-  buffer_.reserve(read_buffer_bytes);
 }
 
 bool asio_connection::prepare_tls() {

@@ -36,8 +36,6 @@ class asio_connection {
   boost::asio::steady_timer& timer() noexcept { return timer_; }
   /// Bytes read from the socket and not parsed yet. Reused for every read.
   boost::beast::flat_buffer& buffer() noexcept { return buffer_; }
-  const std::string& host() const noexcept { return host_; }
-  std::uint16_t port() const noexcept { return port_; }
 
   /// Closes the socket: every pending operation on it ends at once.
   void close() noexcept;
@@ -50,8 +48,7 @@ class asio_connection {
   }
 
  private:
-  std::string host_;
-  std::uint16_t port_;
+  std::string host_;  // for the TLS name check
   boost::asio::ip::tcp::socket socket_;
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   boost::asio::steady_timer timer_;

@@ -373,13 +373,14 @@ void asio_exchange::finish(std::optional<error_info> error, bool keep_connection
       conn_->close();
     }
   }
+  // A whole body (send()) was counted nowhere else.
+  if (!error && collector_ != nullptr) body_bytes_ = parser_->get().body().size();
   if (options_.log.enabled(log_level::debug)) {
     options_.log(log_level::debug, "HTTP exchange ended after " + std::to_string(body_bytes_) + " body bytes" +
                                        (error ? ": " + error->message : std::string()));
   }
   try {
     if (!error && collector_ != nullptr) {
-      body_bytes_ = parser_->get().body().size();
       call_observer([&] { collector_->on_body(std::move(parser_->get().body())); });
     }
     call_observer([&] { observer_->on_end(error); });

@@ -16,7 +16,6 @@
 
 #include <condition_variable>
 #include <mutex>
-#include <strings.h>
 
 namespace ews::soap::detail {
 namespace {
@@ -25,51 +24,27 @@ namespace {
 // (it takes one strand hop; the bound only matters if something misbehaves).
 constexpr std::chrono::milliseconds close_bound = std::chrono::seconds(2);
 
-bool is_token(const std::string& s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == ':' || c == '(' || c == ')' || c == '"' || c == '/' || c == '[' ||
-        c == ']' || c == '{' || c == '}' || c == ',' || c == ';' || c == '<' || c == '>' || c == '=' || c == '?' ||
-        c == '@' || c == '\\') {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Host without the scheme's default port: with it, some servers (and
-// certificate checks keyed on Host) see another name.
-std::string host_header(const parsed_url& url) {
-  std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-  const std::uint16_t default_port = url.scheme == "https" ? 443 : 80;
-  if (url.port != default_port) host += ":" + std::to_string(url.port);
-  return host;
-}
-
 // The request as it goes on the wire, in one buffer (one write).
 result<std::string> wire_request(const http_request& request, const parsed_url& url) {
-  if (!is_token(request.method)) return make_error(errc::invalid_argument, "invalid HTTP method");
+  if (auto method = check_method(request.method); !method) return std::move(method).error();
   std::string out;
   out.reserve(256 + request.body.size() + request.headers.size() * 64);
   out += request.method;
   out += ' ';
   out += url.target;
   out += " HTTP/1.1\r\nHost: ";
-  out += host_header(url);
+  out += url.authority();  // without the default port: with it, some servers see another name
   out += "\r\n";
-  bool content_type = false;
   for (const auto& h : request.headers) {
-    if (engine_owned_header(h.name)) continue;
     if (auto checked = check_header(h); !checked) return std::move(checked).error();
-    content_type = content_type || strcasecmp(h.name.c_str(), "Content-Type") == 0;
+    if (engine_owned_header(h.name)) continue;
     out += h.name;
     out += ": ";
     out += h.value;
     out += "\r\n";
   }
-  if (!request.body.empty() || request.method == "POST") {
-    if (!content_type) out += "Content-Type: text/xml; charset=utf-8\r\n";
+  if (auto type = body_content_type(request)) {
+    out += "Content-Type: " + *type + "\r\n";
     out += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
   }
   out += "\r\n";
@@ -111,7 +86,12 @@ class collector final : public body_collector {
     // on_end, so it outlives the notify even if send() has returned.
     changed_.notify_all();
   }
-  void wake() { changed_.notify_all(); }
+  // Under the mutex: send() checks ctx.cancelled() under it and then waits,
+  // so a cancel between the two is not lost (it would sleep to the deadline).
+  void wake() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    changed_.notify_all();
+  }
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -1,22 +1,12 @@
 #include "http/cookies.hpp"
 
+#include "http/request_rules.hpp"
+
 #include <cctype>
 #include <strings.h>
 
 namespace ews::soap::detail {
 namespace {
-
-bool is_token_char(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7f) return false;
-  switch (c) {
-    case '(': case ')': case '<': case '>': case '@': case ',': case ';': case ':':
-    case '\\': case '"': case '/': case '[': case ']': case '?': case '=': case '{': case '}':
-      return false;
-    default:
-      return true;
-  }
-}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <strings.h>
 #include <tuple>
 #include <vector>
 
@@ -114,7 +113,12 @@ class collector final : public stream_observer {
     done_ = true;
     changed_.notify_all();
   }
-  void wake() { changed_.notify_all(); }
+  // Under the mutex: send() checks ctx.cancelled() under it and then waits,
+  // so a cancel between the two is not lost (it would sleep to the deadline).
+  void wake() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    changed_.notify_all();
+  }
 
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -199,19 +203,19 @@ class cpprest_transport final : public transport {
     try {
       http::http_request req(utility::conversions::to_string_t(request.method));
       req.set_request_uri(web::uri(utility::conversions::to_string_t(url.target)));
-      std::string content_type = find_header(request.headers, "Content-Type").value_or("text/xml; charset=utf-8");
-      if (!request.body.empty() || request.method == "POST") {
+      if (auto method = detail::check_method(request.method); !method) return std::move(method).error();
+      if (auto content_type = detail::body_content_type(request)) {
         // A byte container: cpprestsdk's std::string body buffer is reached
         // through a basic_streambuf<uint8_t> it is not (UBSan: vptr).
         std::vector<unsigned char> bytes(request.body.begin(), request.body.end());
         const auto length = bytes.size();
         req.set_body(Concurrency::streams::bytestream::open_istream(std::move(bytes)), length,
-                     utility::conversions::to_string_t(content_type));
+                     utility::conversions::to_string_t(*content_type));
       }
       for (const auto& h : request.headers) {
-        // Content-Type went with the body above (cpprestsdk sets it there).
-        if (detail::engine_owned_header(h.name) || strcasecmp(h.name.c_str(), "Content-Type") == 0) continue;
         if (auto checked = detail::check_header(h); !checked) return std::move(checked).error();
+        // Content-Type went with the body above (cpprestsdk sets it there).
+        if (detail::engine_owned_header(h.name)) continue;
         req.headers().add(utility::conversions::to_string_t(h.name), utility::conversions::to_string_t(h.value));
       }
       return req;

@@ -41,11 +41,18 @@ bool is_ipv4_loopback(std::string_view host) noexcept {
   return parts == 4 && first == 127;
 }
 
+std::uint16_t default_port(std::string_view scheme) noexcept { return scheme == "https" ? 443 : 80; }
+
+std::string bracketed_host(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 }  // namespace
 
-std::string parsed_url::origin() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+std::string parsed_url::origin() const { return scheme + "://" + bracketed_host(host) + ":" + std::to_string(port); }
+
+std::string parsed_url::authority() const {
+  return port == default_port(scheme) ? bracketed_host(host) : bracketed_host(host) + ":" + std::to_string(port);
 }
 
 result<parsed_url> parse_url(std::string_view url) {
@@ -86,7 +93,7 @@ result<parsed_url> parse_url(std::string_view url) {
   out.host = lower(host);
 
   if (port.empty()) {
-    out.port = out.scheme == "https" ? 443 : 80;
+    out.port = default_port(out.scheme);
   } else {
     if (port.size() > 5) return bad(url, "invalid port");
     unsigned value = 0;

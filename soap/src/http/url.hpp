@@ -17,6 +17,9 @@ struct parsed_url {
 
   /// "https://host:port": the unit of connection pools and of credential scope.
   std::string origin() const;
+  /// host[:port] as a Host header says it: IPv6 in brackets, the scheme's
+  /// default port left out.
+  std::string authority() const;
 };
 
 /// Parses an absolute http(s) URL. Rejects user info (credentials in a URL
