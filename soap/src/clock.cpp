@@ -50,7 +50,7 @@ class steady_clock_timers final : public clock {
       // the worker for it cost a futex wake, a context switch and the
       // worker's mutex round trip each time (measured). Not sleeping, the
       // worker looks at the map again before it does.
-      earlier = sleeping_ && when < sleeping_until_;
+      earlier = when < sleeping_until_;
     }
     if (earlier) wake_.notify_all();  // unlocked: the worker takes the mutex at once
     return id;
@@ -83,20 +83,20 @@ class steady_clock_timers final : public clock {
   }
 
   void sleep(std::unique_lock<std::mutex>& lock, time_point until) {
-    sleeping_ = true;
     sleeping_until_ = until;
     if (until == time_point::max()) {
       wake_.wait(lock);
     } else {
       wake_.wait_until(lock, until);
     }
-    sleeping_ = false;
+    sleeping_until_ = time_point::min();  // awake: nothing is earlier
   }
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool sleeping_ = false;         // the worker waits on wake_ ...
-  time_point sleeping_until_{};   // ... until then (max: until woken)
+  // While the worker waits on wake_: until when (max: until woken); min
+  // while it is awake.
+  time_point sleeping_until_ = time_point::min();
   timer_map timers_;
   timer_id last_id_ = 0;
   bool stopping_ = false;

@@ -541,7 +541,7 @@ struct item_fetcher::impl {
       lock.unlock();
       deferred after;
       std::size_t delivered = 0;
-      for (; delivered < taken.size() && !stop_requested.load(std::memory_order_relaxed); ++delivered) {
+      for (; delivered < taken.size() && !stopping.load(std::memory_order_relaxed); ++delivered) {
         taken_waiting.fetch_sub(1, std::memory_order_relaxed);
         deliver(std::move(taken[delivered].outcome), after);
       }
@@ -644,7 +644,6 @@ struct item_fetcher::impl {
       std::lock_guard<std::mutex> lock(mutex);
       if (stopping && stopped) return;
       stopping = true;
-      stop_requested = true;
       for (auto& [mailbox, slot] : pending) {
         if (slot.timer) timers.push_back(*slot.timer);
       }
@@ -734,8 +733,9 @@ struct item_fetcher::impl {
   std::condition_variable outcome_ready;  // dispatcher: ready or stopping
   std::condition_variable idle;           // drain(): in_progress == 0
 
-  bool stopping = false;
-  std::atomic<bool> stop_requested{false};  // `stopping`, for the dispatcher between items without the lock
+  // Set under `mutex`; atomic so the dispatcher can see it between items
+  // without the lock.
+  std::atomic<bool> stopping{false};
   std::atomic<std::size_t> taken_waiting{0};  // outcomes the dispatcher took from `ready`, not yet handed over
   bool hold_outcome_signal = false;  // answered() notifies the dispatcher once, unlocked
   bool stopped = false;
