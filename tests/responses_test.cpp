@@ -145,115 +145,22 @@ BOOST_AUTO_TEST_CASE(every_response_file_goes_through_its_reader) {
   BOOST_TEST(files == 120);  // 166 XML files minus requests
 }
 
-namespace {
-
-// Every field of a GetItem answer, for comparing two readings of it.
-std::string digest(const result<get_item_response>& r) {
-  std::ostringstream out;
-  if (!r) return "error " + std::string(to_string(r.error().kind())) + ": " + r.error().message;
-  auto addresses = [&](const std::vector<mailbox_address>& v) {
-    for (const auto& a : v) out << a.name << '<' << a.email << '>';
-    out << '|';
-  };
-  for (const auto& m : r->messages) {
-    out << static_cast<int>(m.status.cls) << m.status.code_text << m.status.message_text << '|';
-    if (!m.value) continue;
-    const item& i = *m.value;
-    out << i.element << i.id.id << i.id.change_key << i.parent_folder_id << i.item_class << i.subject << '|'
-        << (i.from ? i.from->email : "-") << (i.sender ? i.sender->email : "-") << i.date_time_received
-        << i.date_time_sent << i.date_time_created << i.internet_message_id << i.size.value_or(-1)
-        << i.is_read.value_or(false) << i.has_attachments.value_or(false) << i.attachments.size() << '|' << i.body
-        << '|' << i.mime_content << '|';
-    addresses(i.to);
-    addresses(i.cc);
-    addresses(i.bcc);
-  }
-  return out.str();
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(reading_in_place_gives_the_same_answer_as_reading_a_copy) {
-  int compared = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(wire_dir)) {
-    if (!entry.is_regular_file() || entry.path().extension() != ".xml") continue;
-    BOOST_TEST_CONTEXT(entry.path().string()) {
-      const std::string text = slurp(entry.path());
-      std::string buffer = text;
-      const auto copied = read_get_item_response(text);
-      const auto in_place = read_get_item_response_in_place(buffer);
-      BOOST_TEST(digest(in_place) == digest(copied));
-      if (copied) ++compared;
-    }
-  }
-  BOOST_TEST(compared == 11);  // every GetItemResponse file
-  // The forms real servers send that the reader repairs, in place too: a
-  // NUL and whitespace after the envelope, a character reference XML forbids.
-  const std::string envelope =
-      fixture("gromox-captures/04-getitem.response.xml") + std::string("\r\n\0", 3);
-  std::string with_reference = envelope;
-  const auto subject = with_reference.find("</t:Subject>");
-  BOOST_REQUIRE(subject != std::string::npos);
-  with_reference.insert(subject, "a&#x1;b");
-  std::string buffer = with_reference;
-  const auto in_place = read_get_item_response_in_place(buffer);
-  BOOST_REQUIRE(in_place);
-  BOOST_TEST(digest(in_place) == digest(read_get_item_response(with_reference)));
-  BOOST_TEST(in_place->messages.at(0).value->subject.find("a\xEF\xBF\xBD" "b") != std::string::npos);
-  // An HTML page is still a typed error, not malformed XML.
-  std::string page = "<html><head><title>401 - Unauthorized</title></head></html>";
-  const auto refused = read_get_item_response_in_place(page);
-  BOOST_REQUIRE(!refused);
-  BOOST_TEST(refused.error().kind() == errc::unexpected_response);
-}
-
-namespace {
-
-// Every field of a GetStreamingEvents answer, for comparing two readings of it.
-std::string digest(const result<get_streaming_events_response>& r) {
-  std::ostringstream out;
-  if (!r) return "error " + std::string(to_string(r.error().kind())) + ": " + r.error().message;
-  auto id = [&](const item_id& i) { out << i.id << '/' << i.change_key << '|'; };
-  for (const auto& m : r->messages) {
-    out << static_cast<int>(m.status.cls) << m.status.code_text << static_cast<int>(m.connection) << '|';
-    for (const auto& s : m.error_subscription_ids) out << s << '|';
-    for (const auto& n : m.notifications) {
-      out << n.subscription_id << n.previous_watermark << n.more_events << '|';
-      for (const auto& e : n.events) {
-        out << to_string(e.type) << e.timestamp << e.watermark << e.is_folder_event << e.parent_folder_id
-            << e.old_parent_folder_id << e.unread_count.value_or(-1) << '|';
-        id(e.item);
-        id(e.folder);
-        id(e.old_item);
-        id(e.old_folder);
-      }
-    }
-  }
-  return out.str();
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(streamed_envelopes_read_in_place_as_from_a_copy) {
-  std::vector<std::string> envelopes;
-  for (const char* capture :
-       {"gromox-captures/02-getstreamingevents.response.raw",
-        "gromox-captures/09-getstreamingevents-after-unsubscribe.response.raw",
-        "gromox-captures/13-gse-timeout-45.response.raw", "gromox-captures/14a-gse-first-connection.response.raw",
-        "gromox-captures/16b-gse-reconnect-with-queued-events.response.raw"})
-    for (auto& e : streamed_envelopes(capture)) envelopes.push_back(std::move(e));
-  for (const auto& entry : fs::recursive_directory_iterator(wire_dir))
-    if (entry.is_regular_file() && entry.path().extension() == ".xml") envelopes.push_back(slurp(entry.path()));
-  int events = 0;
-  for (const std::string& text : envelopes) {
-    std::string buffer = text;
-    const auto copied = read_get_streaming_events_response(text);
-    BOOST_TEST(digest(read_get_streaming_events_response_in_place(buffer)) == digest(copied));
-    if (!copied) continue;
-    for (const auto& m : copied->messages)
-      for (const auto& n : m.notifications) events += static_cast<int>(n.events.size());
-  }
-  BOOST_TEST(events >= 10);  // real events among those compared
+// The copying readers are the in-place ones on a copy, so every test here
+// reads in place; what the in-place form adds is that the caller's buffer
+// keeps its memory (the item fetcher lends it to the next GetItem call).
+BOOST_AUTO_TEST_CASE(reading_in_place_leaves_the_buffer_its_memory) {
+  std::string buffer = fixture("gromox-captures/04-getitem.response.xml") + std::string("\r\n\0", 3);
+  const char* const memory = buffer.data();
+  const std::size_t capacity = buffer.capacity();
+  const auto r = read_get_item_response_in_place(buffer);
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->messages.at(0).value->subject == "EWS streaming test 1");
+  BOOST_TEST(static_cast<const void*>(buffer.data()) == static_cast<const void*>(memory));
+  BOOST_TEST(buffer.capacity() == capacity);
+  std::string stream = streamed_envelopes("gromox-captures/02-getstreamingevents.response.raw").at(0);
+  const char* const stream_memory = stream.data();
+  BOOST_TEST(read_get_streaming_events_response_in_place(stream).has_value());
+  BOOST_TEST(static_cast<const void*>(stream.data()) == static_cast<const void*>(stream_memory));
 }
 
 // ---- Subscribe / Unsubscribe --------------------------------------------------

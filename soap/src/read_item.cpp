@@ -151,10 +151,15 @@ void read_change(const element& c, sync_change_kind kind, std::vector<sync_chang
 
 using namespace detail;
 
-namespace {
+result<get_item_response> read_get_item_response(std::string_view envelope) {
+  std::string copy(envelope);
+  return read_get_item_response_in_place(copy);
+}
 
-result<get_item_response> read_get_item_answer(const result<element>& op) {
-  if (!op) return op.error();
+result<get_item_response> read_get_item_response_in_place(std::string& envelope) {
+  parsed_document doc;
+  auto op = open_response_in_place(envelope, doc, "GetItemResponse");
+  if (!op) return std::move(op).error();
   auto messages = response_messages(*op);
   if (!messages) return std::move(messages).error();
   // No reserve for the messages, measured twice: one block for 50 items
@@ -165,18 +170,6 @@ result<get_item_response> read_get_item_answer(const result<element>& op) {
     if (auto err = read_get_item_message(m, out.messages.emplace_back())) return std::move(*err);
   }
   return out;
-}
-
-}  // namespace
-
-result<get_item_response> read_get_item_response(std::string_view envelope) {
-  parsed_document doc;
-  return read_get_item_answer(open_response(envelope, doc, "GetItemResponse"));
-}
-
-result<get_item_response> read_get_item_response_in_place(std::string& envelope) {
-  parsed_document doc;
-  return read_get_item_answer(open_response_in_place(envelope, doc, "GetItemResponse"));
 }
 
 result<sync_folder_items_response> read_sync_folder_items_response(std::string_view envelope) {

@@ -112,10 +112,15 @@ connection_status get_streaming_events_response::connection() const {
   return last;
 }
 
-namespace {
+result<get_streaming_events_response> read_get_streaming_events_response(std::string_view envelope) {
+  std::string copy(envelope);
+  return read_get_streaming_events_response_in_place(copy);
+}
 
-result<get_streaming_events_response> read_events_answer(const result<element>& op) {
-  if (!op) return op.error();
+result<get_streaming_events_response> read_get_streaming_events_response_in_place(std::string& envelope) {
+  parsed_document doc;
+  auto op = open_response_in_place(envelope, doc, "GetStreamingEventsResponse");
+  if (!op) return std::move(op).error();
   auto messages = response_messages(*op);
   if (!messages) return std::move(messages).error();
   get_streaming_events_response out;
@@ -123,18 +128,6 @@ result<get_streaming_events_response> read_events_answer(const result<element>& 
     if (auto err = read_message(m, out.messages.emplace_back())) return std::move(*err);
   }
   return out;
-}
-
-}  // namespace
-
-result<get_streaming_events_response> read_get_streaming_events_response(std::string_view envelope) {
-  parsed_document doc;
-  return read_events_answer(open_response(envelope, doc, "GetStreamingEventsResponse"));
-}
-
-result<get_streaming_events_response> read_get_streaming_events_response_in_place(std::string& envelope) {
-  parsed_document doc;
-  return read_events_answer(open_response_in_place(envelope, doc, "GetStreamingEventsResponse"));
 }
 
 }  // namespace ews::soap
