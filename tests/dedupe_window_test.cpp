@@ -122,4 +122,26 @@ BOOST_AUTO_TEST_CASE(moved_window_keeps_working) {
   BOOST_TEST(b.contains("y", "1"));
 }
 
+BOOST_AUTO_TEST_CASE(keys_move_in_from_a_key_set_without_a_copy) {
+  ews::dedupe_window w(2);
+  ews::dedupe_window::key_set in_progress{ews::dedupe_window::make_key("a", "1"),
+                                         ews::dedupe_window::make_key("b", "1")};
+  BOOST_TEST(w.insert_key(in_progress.extract("1:a1")));
+  BOOST_TEST(w.contains("a", "1"));
+  BOOST_TEST(in_progress.size() == 1u);
+  // A version already remembered is refused and its node freed.
+  BOOST_TEST(w.insert("b", "1"));
+  BOOST_TEST(!w.insert_key(in_progress.extract("1:b1")));
+  BOOST_TEST(in_progress.empty());
+  BOOST_TEST(w.size() == 2u);
+  // An empty node (a key that was not there) inserts nothing.
+  BOOST_TEST(!w.insert_key(in_progress.extract("1:c1")));
+  BOOST_TEST(w.size() == 2u);
+  // Moved-in keys are evicted like the others.
+  ews::dedupe_window::key_set more{ews::dedupe_window::make_key("c", "1")};
+  BOOST_TEST(w.insert_key(more.extract(more.begin())));
+  BOOST_TEST(!w.contains("a", "1"));
+  BOOST_TEST(w.contains("c", "1"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -46,6 +46,12 @@ class dedupe_window {
 
   /// The same on an already made key.
   bool insert_key(std::string key);
+  /// A set of keys whose nodes can move into the window without copying the
+  /// key (the item fetcher keeps the keys of its work in progress in one).
+  using key_set = std::unordered_set<std::string>;
+  /// The same on a key taken out of a key_set with `extract`; an empty node
+  /// is not inserted (false). A key already remembered is freed.
+  bool insert_key(key_set::node_type&& node);
   bool contains_key(const std::string& key) const;
 
   std::size_t size() const noexcept { return keys_.size(); }
@@ -68,9 +74,11 @@ class dedupe_window {
   std::size_t capacity_;
   // The set owns the key text; its nodes never move, so the ring can point at
   // them. ring_ grows to capacity_, then head_ is the oldest slot.
-  std::unordered_set<std::string> keys_;
+  key_set keys_;
   std::vector<const std::string*> ring_;
   std::size_t head_ = 0;
+
+  void remember(const std::string* key);
 };
 
 }  // namespace ews

@@ -27,16 +27,26 @@ bool dedupe_window::contains(std::string_view id, std::string_view change_key) c
 bool dedupe_window::insert_key(std::string key) {
   // One hash and lookup of the key (ids are ~200 bytes), not a find first.
   const auto [it, fresh] = keys_.insert(std::move(key));
-  if (!fresh) return false;
+  if (fresh) remember(&*it);
+  return fresh;
+}
+
+bool dedupe_window::insert_key(key_set::node_type&& node) {
+  if (node.empty()) return false;
+  const auto result = keys_.insert(std::move(node));
+  if (result.inserted) remember(&*result.position);
+  return result.inserted;
+}
+
+void dedupe_window::remember(const std::string* key) {
   if (ring_.size() == capacity_) {
     // Forget the oldest; its slot becomes the newest.
     keys_.erase(*ring_[head_]);
-    ring_[head_] = &*it;
+    ring_[head_] = key;
     head_ = (head_ + 1) % capacity_;
   } else {
-    ring_.push_back(&*it);
+    ring_.push_back(key);
   }
-  return true;
 }
 
 bool dedupe_window::contains_key(const std::string& key) const { return keys_.count(key) != 0; }

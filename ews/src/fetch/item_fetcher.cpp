@@ -16,6 +16,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -57,7 +58,10 @@ bool is_fetchable(const soap::notification_event& e) {
 // One notification on its way to GetItem.
 struct entry {
   mailbox_event source;
-  std::string key;   // dedupe key of the version the event named
+  // Dedupe key of the version the event named: the text lives in the
+  // fetcher's `fetching` set while the work is in progress (nodes do not
+  // move), and moves on into the window when the item is delivered.
+  const std::string* key = nullptr;
   int attempts = 0;  // retries so far
   std::uint64_t ticket = 0;  // in unresolved_times until its outcome is handled
 };
@@ -68,6 +72,7 @@ struct ready_outcome {
   item_outcome outcome;
   std::uint64_t ticket = 0;
 };
+static_assert(std::is_nothrow_move_constructible_v<ready_outcome>, "moved, not copied, when the queue grows");
 
 struct batch {
   std::string mailbox;
@@ -95,6 +100,9 @@ struct deferred {
   bool ready = false;
   std::vector<error_info> errors;
 };
+
+// The dispatcher keeps room for this many outcomes between batches.
+constexpr std::size_t max_kept_ready = 2048;
 
 // A worker keeps the memory of its largest GetItem answer up to this size.
 constexpr std::size_t max_kept_body_buffer = 4 * 1024 * 1024;
@@ -163,7 +171,9 @@ struct item_fetcher::impl {
         push_locked(item_outcome{outcome_kind::failed, std::move(event), std::nullopt, std::move(err)}, ticket);
         return true;
       }
-      if (window.contains_key(key) || !fetching.insert(key).second) {
+      const auto [in_progress_key, fresh] =
+          window.contains_key(key) ? std::pair{fetching.end(), false} : fetching.insert(std::move(key));
+      if (!fresh) {
         ++counts.duplicates;
         log_debug([&] { return "duplicate notification for item " + describe(named) + " dropped"; });
         return true;
@@ -177,7 +187,7 @@ struct item_fetcher::impl {
         slot_it->second.entries.reserve(std::min(options.batch_size, std::size_t{64}));
       }
       pending_slot& slot = slot_it->second;
-      slot.entries.push_back(entry{std::move(event), std::move(key), 0, ticket});
+      slot.entries.push_back(entry{std::move(event), &*in_progress_key, 0, ticket});
       if (slot.entries.size() >= options.batch_size || options.linger.count() == 0) {
         dispatch_pending_locked(slot_it);
       } else if (!slot.timer) {
@@ -344,13 +354,16 @@ struct item_fetcher::impl {
   void answered(batch work, std::vector<soap::get_item_message> messages, deferred& after) {
     std::vector<entry> again;
     std::optional<error_info> again_cause;
-    // The keys of the versions returned, made before taking the lock (see offer()).
-    std::vector<std::string> returned_keys(std::min(work.entries.size(), messages.size()));
-    for (std::size_t i = 0; i < returned_keys.size(); ++i) {
+    // The keys of returned versions other than the one notified (rare: the
+    // item changed since), made before taking the lock (see offer()).
+    std::vector<std::optional<std::string>> other_versions(std::min(work.entries.size(), messages.size()));
+    for (std::size_t i = 0; i < other_versions.size(); ++i) {
       const std::optional<soap::item>& value = messages[i].value;
-      if (!messages[i].status.ok() || !value) continue;
-      const item_id& got = value->id.id.empty() ? work.entries[i].source.event.item : value->id;
-      returned_keys[i] = dedupe_window::make_key(got.id, got.change_key);
+      if (!messages[i].status.ok() || !value || value->id.id.empty()) continue;
+      const item_id& named = work.entries[i].source.event.item;
+      if (value->id.id != named.id || value->id.change_key != named.change_key) {
+        other_versions[i] = dedupe_window::make_key(value->id.id, value->id.change_key);
+      }
     }
     std::unique_lock<std::mutex> lock(mutex);
     // One wake-up for the whole batch, after unlocking: a notify per item
@@ -374,7 +387,7 @@ struct item_fetcher::impl {
       soap::get_item_message& m = messages[i];
       if (m.status.ok()) {
         if (m.value) {
-          fetched_locked(e, m.value, std::move(returned_keys[i]));
+          fetched_locked(e, m.value, std::move(other_versions[i]));
         } else {
           finish_locked(e, outcome_kind::failed, std::nullopt,
                         make_error(errc::unexpected_response, "GetItem answered success without an item"));
@@ -385,7 +398,7 @@ struct item_fetcher::impl {
       if (m.status.code == response_code::ErrorItemNotFound) {
         // Gone for good (ids are never reused): remember it so a repeated
         // notification does not fetch it again.
-        window.insert_key(e.key);
+        window.insert_key(take_key_locked(e));
         finish_locked(e, outcome_kind::gone, std::nullopt, std::move(err));
       } else if (detail::is_transient_item_error(err)) {
         if (!again_cause || (err.back_off && (!again_cause->back_off || *err.back_off > *again_cause->back_off))) {
@@ -406,18 +419,26 @@ struct item_fetcher::impl {
 
   // An item is moved once on its way from the answer to the dispatcher's
   // queue (it was six times: each moves some 20 strings).
-  // `key` is the returned version's (see answered()).
-  void fetched_locked(entry& e, std::optional<item>& value, std::string key) {
+  // `other_version` is the key of the version returned when it is not the
+  // one notified (see answered()).
+  void fetched_locked(entry& e, std::optional<item>& value, std::optional<std::string> other_version) {
     // The version GetItem returned decides: two events (Created, Modified)
     // fetched after both changes return the same version, delivered once.
-    const item_id& got = value->id.id.empty() ? e.source.event.item : value->id;
-    const bool notified_version_differs = !e.source.event.item.change_key.empty() && key != e.key;
-    const bool fresh = window.insert_key(std::move(key));
-    if (notified_version_differs) window.insert_key(e.key);
+    bool fresh = false;
+    if (!other_version) {
+      fresh = window.insert_key(take_key_locked(e));
+    } else {
+      fresh = window.insert_key(std::move(*other_version));
+      // The notified version is remembered too, unless the event named none.
+      if (!e.source.event.item.change_key.empty()) window.insert_key(take_key_locked(e));
+    }
     if (!fresh) {
-      fetching.erase(e.key);
+      release_key_locked(e);
       ++counts.duplicates;
-      log_debug([&] { return "item " + describe(got) + " already delivered in this version"; });
+      log_debug([&] {
+        const item_id& got = value->id.id.empty() ? e.source.event.item : value->id;
+        return "item " + describe(got) + " already delivered in this version";
+      });
       unresolved.leave(e.ticket);
       release_locked(1);
       return;
@@ -425,8 +446,24 @@ struct item_fetcher::impl {
     finish_locked(e, outcome_kind::fetched, std::move(value), std::nullopt);
   }
 
+  // The entry's key leaves `fetching` as a node, to move into the window
+  // without copying ~200 bytes.
+  dedupe_window::key_set::node_type take_key_locked(entry& e) {
+    if (!e.key) return {};
+    const auto it = fetching.find(*e.key);
+    e.key = nullptr;
+    return it == fetching.end() ? dedupe_window::key_set::node_type() : fetching.extract(it);
+  }
+
+  void release_key_locked(entry& e) {
+    if (!e.key) return;
+    // By iterator: erasing by a reference to the element's own key is not safe.
+    if (const auto it = fetching.find(*e.key); it != fetching.end()) fetching.erase(it);
+    e.key = nullptr;
+  }
+
   void finish_locked(entry& e, outcome_kind kind, std::optional<item>&& value, std::optional<error_info> err) {
-    fetching.erase(e.key);
+    release_key_locked(e);
     push_locked(item_outcome{kind, std::move(e.source), std::move(value), std::move(err)}, e.ticket);
   }
 
@@ -529,7 +566,9 @@ struct item_fetcher::impl {
 
   void run_dispatcher() {
     std::unique_lock<std::mutex> lock(mutex);
-    std::deque<ready_outcome> taken;
+    // Swapped with `ready`: the two vectors pass their memory back and forth,
+    // where a deque allocated a block per outcome (each is over 1 KB).
+    std::vector<ready_outcome> taken;
     for (;;) {
       outcome_ready.wait(lock, [&] { return stopping || !ready.empty(); });
       if (stopping) return;
@@ -554,8 +593,13 @@ struct item_fetcher::impl {
       for (std::size_t i = 0; i < delivered; ++i) unresolved.leave(taken[i].ticket);
       release_locked(delivered);
       // Those stop() overtook go back where it looks for undelivered work.
-      for (std::size_t i = taken.size(); i > delivered; --i) ready.push_front(std::move(taken[i - 1]));
+      if (delivered < taken.size()) {
+        ready.insert(ready.begin(), std::make_move_iterator(taken.begin() + static_cast<std::ptrdiff_t>(delivered)),
+                     std::make_move_iterator(taken.end()));
+      }
       taken.clear();
+      // A burst's memory is not kept for good.
+      if (taken.capacity() > max_kept_ready) std::vector<ready_outcome>().swap(taken);
       take_ready_locked(after);
       if (after.ready || !after.errors.empty()) {
         lock.unlock();
@@ -745,11 +789,11 @@ struct item_fetcher::impl {
   item_fetcher_counters counts;
 
   dedupe_window window;
-  std::unordered_set<std::string> fetching;  // keys of versions in progress
+  dedupe_window::key_set fetching;  // keys of versions in progress (see entry::key)
   std::unordered_map<std::string, pending_slot> pending;  // by mailbox
   std::deque<batch> send_queue;
   std::map<std::uint64_t, retry_slot> waiting;  // batches waiting for their back-off
-  std::deque<ready_outcome> ready;
+  std::vector<ready_outcome> ready;
   detail::unresolved_times unresolved;  // arrival of every accepted event not yet handled
   std::uint64_t last_generation = 0;
   std::minstd_rand rng;
