@@ -332,6 +332,30 @@ BOOST_AUTO_TEST_CASE(several_envelopes_in_one_feed) {
   BOOST_TEST(!s.next(e));
 }
 
+BOOST_AUTO_TEST_CASE(memory_given_back_through_next_holds_a_later_envelope) {
+  // Notification envelopes are several KB each; a reader that passes the
+  // same string to next() gets its memory used again, whole or pieced.
+  envelope_splitter s;
+  const std::string body(4000, 'x');
+  const std::string one = "<a>" + body + "</a>";
+  const std::string two = "<b>" + body + "</b>";
+  const std::string three = "<c>" + body + "</c>";
+  std::string e;
+  BOOST_TEST(static_cast<bool>(s.feed(one)));
+  BOOST_TEST_REQUIRE(s.next(e));
+  const void* first_memory = e.data();
+  BOOST_TEST(static_cast<bool>(s.feed(two)));
+  BOOST_TEST_REQUIRE(s.next(e));  // gives the first envelope's memory back
+  BOOST_TEST(e == two);
+  // The third arrives in two pieces: its bytes grow in the kept memory.
+  BOOST_TEST(static_cast<bool>(s.feed(three.substr(0, 100))));
+  BOOST_TEST(static_cast<bool>(s.feed(three.substr(100))));
+  BOOST_TEST_REQUIRE(s.next(e));
+  BOOST_TEST(e == three);
+  BOOST_TEST(static_cast<const void*>(e.data()) == first_memory);
+  BOOST_TEST(!s.next(e));
+}
+
 // ---- partial, errors, reset --------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(partial_at_end_of_stream) {

@@ -39,6 +39,10 @@ enum class state : unsigned char {
 
 constexpr std::string_view cdata_keyword = "CDATA[";
 
+// The largest envelope memory kept for reuse (keep-alives and notifications
+// are a few KB; a rare huge one is not held for good).
+constexpr std::size_t max_spare_bytes = 256 * 1024;
+
 constexpr bool is_space(unsigned char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -76,6 +80,9 @@ struct envelope_splitter::impl {
   std::size_t keyword_pos = 0;  // progress through "CDATA["
   std::size_t stream_offset = 0;  // bytes fed before the current feed (for messages)
   std::string current;            // the unfinished envelope's earlier bytes
+  // Memory of an envelope the caller gave back through next(), for the next
+  // one: an envelope cost one to three allocations as it grew (several KB).
+  std::string spare;
   std::deque<std::string> ready;  // completed envelopes, oldest first
   std::size_t ready_bytes = 0;
   std::optional<error_info> error;
@@ -85,15 +92,28 @@ struct envelope_splitter::impl {
   void emit(const char* seg, const char* last) {
     const auto n = static_cast<std::size_t>(last - seg);
     if (current.empty()) {
-      ready.emplace_back(seg, n);
+      std::string whole = take_spare();
+      whole.assign(seg, n);
+      ready.push_back(std::move(whole));
     } else {
       current.append(seg, n);
       ready.push_back(std::move(current));
-      current = std::string();
+      current = take_spare();
     }
     ready_bytes += ready.back().size();
     in_envelope = false;
     st = state::between;
+  }
+
+  std::string take_spare() {
+    std::string s = std::move(spare);
+    spare = std::string();
+    s.clear();
+    return s;
+  }
+
+  void keep_spare(std::string&& s) {
+    if (s.capacity() > spare.capacity() && s.capacity() <= max_spare_bytes) spare = std::move(s);
   }
 
   error_info fail(errc kind, const char* what, std::size_t offset, unsigned char byte) {
@@ -383,7 +403,10 @@ status envelope_splitter::impl::feed(std::string_view bytes) {
     }
   }
 
-  if (in_envelope) current.append(seg, static_cast<std::size_t>(end - seg));
+  if (in_envelope) {
+    if (current.empty() && spare.capacity() > current.capacity()) current = take_spare();
+    current.append(seg, static_cast<std::size_t>(end - seg));
+  }
   stream_offset += bytes.size();
   return ok;
 }
@@ -397,7 +420,8 @@ status envelope_splitter::feed(std::string_view bytes) { return impl_->feed(byte
 
 bool envelope_splitter::next(std::string& out) {
   if (impl_->ready.empty()) return false;
-  out = std::move(impl_->ready.front());
+  out.swap(impl_->ready.front());
+  impl_->keep_spare(std::move(impl_->ready.front()));
   impl_->ready.pop_front();
   impl_->ready_bytes -= out.size();
   return true;

@@ -103,6 +103,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     std::unique_ptr<stream> current;
     std::uint64_t generation = 0;  // of `current`; callbacks of older streams are ignored
     envelope_splitter splitter;
+    std::string envelope;  // the one being read; its memory goes back to the splitter for the next
     int http_status = 0;
     http_response_head head;
     std::string error_body;
@@ -558,10 +559,9 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         return true;
       }
       const status fed = g.splitter.feed(bytes);
-      std::string envelope;
-      while (!g.closing && g.splitter.next(envelope)) {
+      while (!g.closing && g.splitter.next(g.envelope)) {
         counters.envelopes++;
-        handle_envelope(g, envelope, f);
+        handle_envelope(g, g.envelope, f);
       }
       if (!fed && !g.closing) {
         error_info e = fed.error();

@@ -60,6 +60,8 @@ class envelope_splitter {
   status feed(std::string_view bytes);
 
   /// Moves the next complete envelope into `out`; false when none is ready.
+  /// The memory `out` held is kept for a later envelope: a caller that passes
+  /// the same string each time allocates nothing per envelope.
   bool next(std::string& out);
 
   /// True when bytes of an unfinished envelope are buffered (the stream ended
