@@ -818,6 +818,35 @@ BOOST_AUTO_TEST_CASE(linger_holds_a_partial_batch_until_it_ends) {
   BOOST_TEST(rig.get_items()[0].ids.size() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(each_mailbox_lingers_from_its_own_first_id_on_one_timer) {
+  fake_rig rig([](ews::item_fetcher_options& o) { o.linger = 20ms; });
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(0), ck_n(0), "alice@contoso.com")));
+  rig.clock->advance(8ms);
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(1), ck_n(1), "bob@contoso.com")));
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(2), ck_n(2), "alice@contoso.com")));
+  BOOST_TEST(rig.clock->pending() == 1u);  // one timer for both mailboxes
+  rig.clock->advance(12ms);                // alice's linger ends (20 ms after her first id)
+  BOOST_REQUIRE(rig.outcomes.wait_for(2));
+  BOOST_TEST(rig.http->request_count() == 1u);
+  BOOST_TEST(rig.get_items()[0].ids.size() == 2u);
+  BOOST_TEST(rig.clock->pending() == 1u);  // re-armed for bob
+  rig.clock->advance(7ms);
+  BOOST_TEST(rig.http->request_count() == 1u);
+  rig.clock->advance(1ms);  // bob's ends 20 ms after his first id
+  BOOST_REQUIRE(rig.outcomes.wait_for(3));
+  BOOST_TEST(rig.http->request_count() == 2u);
+  BOOST_TEST(rig.get_items()[1].ids.size() == 1u);
+  BOOST_TEST(rig.clock->pending() == 0u);
+  // A batch that left sooner (full, or at the end of a burst) leaves the
+  // timer to fire into nothing.
+  BOOST_REQUIRE(rig.fetcher->offer(new_mail(id_n(3), ck_n(3), "alice@contoso.com")));
+  rig.fetcher->end_of_burst();
+  BOOST_REQUIRE(rig.outcomes.wait_for(4));
+  rig.clock->advance(20ms);
+  BOOST_TEST(rig.http->request_count() == 3u);
+  BOOST_TEST(rig.clock->pending() == 0u);
+}
+
 // Adaptive batching: after end_of_burst() a partial batch leaves at once
 // while a call slot is free; the manual clock never moves, so no linger fires.
 BOOST_AUTO_TEST_CASE(end_of_burst_sends_partial_batches_while_a_slot_is_free) {

@@ -82,8 +82,7 @@ struct batch {
 // Ids of one mailbox collecting until full or their linger ends.
 struct pending_slot {
   std::vector<entry> entries;
-  std::uint64_t generation = 0;
-  std::optional<clock::timer_id> timer;
+  clock::time_point due{};  // when its linger ends (from its first entry)
   // The offering side said this batch's burst is over (end_of_burst): it
   // leaves as soon as a call slot is free instead of after its linger.
   bool sealed = false;
@@ -190,13 +189,9 @@ struct item_fetcher::impl {
       slot.entries.push_back(entry{std::move(event), &*in_progress_key, 0, ticket});
       if (slot.entries.size() >= options.batch_size || options.linger.count() == 0) {
         dispatch_pending_locked(slot_it);
-      } else if (!slot.timer) {
-        slot.generation = ++last_generation;
-        slot.timer = time->schedule_after(
-            options.linger, [g = gate, mailbox = slot_it->first, gen = slot.generation] {
-              std::lock_guard<std::mutex> gl(g->mutex);
-              if (g->target) g->target->on_linger(mailbox, gen);
-            });
+      } else if (slot.entries.size() == 1) {
+        slot.due = time->now() + options.linger;
+        arm_linger_locked(slot.due);
       }
     }
     return true;
@@ -210,19 +205,43 @@ struct item_fetcher::impl {
 
   // Moves a mailbox's partial batch to the send queue.
   void dispatch_pending_locked(std::unordered_map<std::string, pending_slot>::iterator it) {
-    if (it->second.timer) time->cancel(*it->second.timer);
     ++counts.batches;
     send_queue.push_back(batch{it->first, std::move(it->second.entries)});
     pending.erase(it);
     work_ready.notify_one();
   }
 
-  void on_linger(const std::string& mailbox, std::uint64_t generation) {
+  // One timer serves every mailbox's linger, armed for the earliest due
+  // time and left to fire when its batch left sooner: a timer per batch,
+  // scheduled and then cancelled, woke the clock's thread twice per batch
+  // (measured). Lingers are fixed, so a later slot is never due first.
+  void arm_linger_locked(clock::time_point due) {
+    if (linger_timer && linger_timer->second <= due) return;
+    const clock::timer_id id = time->schedule_at(due, [g = gate] {
+      std::lock_guard<std::mutex> gl(g->mutex);
+      if (g->target) g->target->on_linger();
+    });
+    linger_timer.emplace(id, due);
+  }
+
+  void on_linger() {
     std::lock_guard<std::mutex> lock(mutex);
-    auto it = pending.find(mailbox);
-    if (stopping || it == pending.end() || it->second.generation != generation) return;
-    it->second.timer.reset();  // it has fired
-    dispatch_pending_locked(it);
+    // Due up to the time it was armed for, whatever a clock's now() says
+    // while it fires (a slot left undispatched would re-arm it at once).
+    const clock::time_point now = std::max(time->now(), linger_timer ? linger_timer->second : clock::time_point());
+    linger_timer.reset();  // it has fired
+    if (stopping) return;
+    std::optional<clock::time_point> next;
+    for (auto it = pending.begin(); it != pending.end();) {
+      const auto following = std::next(it);  // erasing `it` leaves the others valid
+      if (it->second.due <= now) {
+        dispatch_pending_locked(it);
+      } else if (!next || it->second.due < *next) {
+        next = it->second.due;
+      }
+      it = following;
+    }
+    if (next) arm_linger_locked(*next);
   }
 
   void flush() {
@@ -688,9 +707,7 @@ struct item_fetcher::impl {
       std::lock_guard<std::mutex> lock(mutex);
       if (stopping && stopped) return;
       stopping = true;
-      for (auto& [mailbox, slot] : pending) {
-        if (slot.timer) timers.push_back(*slot.timer);
-      }
+      if (linger_timer) timers.push_back(linger_timer->first);
       for (auto& [generation, slot] : waiting) timers.push_back(slot.timer);
     }
     for (clock::timer_id t : timers) time->cancel(t);
@@ -791,6 +808,7 @@ struct item_fetcher::impl {
   dedupe_window window;
   dedupe_window::key_set fetching;  // keys of versions in progress (see entry::key)
   std::unordered_map<std::string, pending_slot> pending;  // by mailbox
+  std::optional<std::pair<clock::timer_id, clock::time_point>> linger_timer;  // id, due
   std::deque<batch> send_queue;
   std::map<std::uint64_t, retry_slot> waiting;  // batches waiting for their back-off
   std::vector<ready_outcome> ready;
