@@ -57,6 +57,8 @@ bool is_fetchable(const soap::notification_event& e) {
 
 // One notification on its way to GetItem.
 struct entry {
+  entry(mailbox_event&& s, const std::string* k, std::uint64_t t) : source(std::move(s)), key(k), ticket(t) {}
+
   mailbox_event source;
   // Dedupe key of the version the event named: the text lives in the
   // fetcher's `fetching` set while the work is in progress (nodes do not
@@ -68,7 +70,11 @@ struct entry {
 
 // An outcome waiting for the handler.
 struct ready_outcome {
-  ready_outcome(item_outcome&& o, std::uint64_t t) : outcome(std::move(o)), ticket(t) {}
+  // Built in place in the queue: a whole outcome (an item is some 20
+  // strings) moved into it cost as much again.
+  ready_outcome(outcome_kind kind, mailbox_event&& source, std::optional<item>&& value,
+                std::optional<error_info>&& error, std::uint64_t t)
+      : outcome{kind, std::move(source), std::move(value), std::move(error)}, ticket(t) {}
   item_outcome outcome;
   std::uint64_t ticket = 0;
 };
@@ -160,14 +166,14 @@ struct item_fetcher::impl {
       ++counts.submitted;
       if (!is_fetchable(event.event)) {
         const auto ticket = accept_locked();
-        push_locked(item_outcome{outcome_kind::skipped, std::move(event), std::nullopt, std::nullopt}, ticket);
+        push_locked(outcome_kind::skipped, std::move(event), std::nullopt, std::nullopt, ticket);
         return true;
       }
       if (named.id.empty()) {
         const auto ticket = accept_locked();
         auto err = make_error(errc::unexpected_response,
                               std::string(to_string(event.event.type)) + " event without an ItemId");
-        push_locked(item_outcome{outcome_kind::failed, std::move(event), std::nullopt, std::move(err)}, ticket);
+        push_locked(outcome_kind::failed, std::move(event), std::nullopt, std::move(err), ticket);
         return true;
       }
       const auto [in_progress_key, fresh] =
@@ -186,7 +192,7 @@ struct item_fetcher::impl {
         slot_it->second.entries.reserve(std::min(options.batch_size, std::size_t{64}));
       }
       pending_slot& slot = slot_it->second;
-      slot.entries.push_back(entry{std::move(event), &*in_progress_key, 0, ticket});
+      slot.entries.emplace_back(std::move(event), &*in_progress_key, ticket);
       if (slot.entries.size() >= options.batch_size || options.linger.count() == 0) {
         dispatch_pending_locked(slot_it);
       } else if (slot.entries.size() == 1) {
@@ -349,10 +355,10 @@ struct item_fetcher::impl {
       request_failed(std::move(work), std::move(envelope).error(), after);
       return;
     }
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      ++counts.get_item_calls;
-      counts.largest_batch = std::max(counts.largest_batch, work.entries.size());
+    // Counted without the mutex: a round of it per call contended with offer().
+    get_item_calls.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t seen = largest_batch.load(std::memory_order_relaxed); seen < work.entries.size();) {
+      if (largest_batch.compare_exchange_weak(seen, work.entries.size(), std::memory_order_relaxed)) break;
     }
     auto response = options.service->call(*envelope, headers, cancel, &body_buffer);
     if (!response) {
@@ -483,17 +489,18 @@ struct item_fetcher::impl {
 
   void finish_locked(entry& e, outcome_kind kind, std::optional<item>&& value, std::optional<error_info> err) {
     release_key_locked(e);
-    push_locked(item_outcome{kind, std::move(e.source), std::move(value), std::move(err)}, e.ticket);
+    push_locked(kind, std::move(e.source), std::move(value), std::move(err), e.ticket);
   }
 
-  void push_locked(item_outcome&& outcome, std::uint64_t ticket) {
-    switch (outcome.kind) {
+  void push_locked(outcome_kind kind, mailbox_event&& source, std::optional<item>&& value,
+                   std::optional<error_info>&& error, std::uint64_t ticket) {
+    switch (kind) {
       case outcome_kind::fetched: ++counts.fetched; break;
       case outcome_kind::gone: ++counts.gone; break;
       case outcome_kind::failed: ++counts.failed; break;
       case outcome_kind::skipped: ++counts.skipped; break;
     }
-    ready.emplace_back(std::move(outcome), ticket);
+    ready.emplace_back(kind, std::move(source), std::move(value), std::move(error), ticket);
     if (!hold_outcome_signal) outcome_ready.notify_one();
   }
 
@@ -773,6 +780,8 @@ struct item_fetcher::impl {
     c.in_progress = in_progress;
     c.queue_depth = ready.size() + taken_waiting.load(std::memory_order_relaxed);
     c.in_flight = in_flight;
+    c.get_item_calls = get_item_calls.load(std::memory_order_relaxed);
+    c.largest_batch = largest_batch.load(std::memory_order_relaxed);
     return c;
   }
 
@@ -797,7 +806,9 @@ struct item_fetcher::impl {
   // Set under `mutex`; atomic so the dispatcher can see it between items
   // without the lock.
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> taken_waiting{0};  // outcomes the dispatcher took from `ready`, not yet handed over
+  std::atomic<std::size_t> taken_waiting{0};
+  std::atomic<std::uint64_t> get_item_calls{0};  // counts.get_item_calls
+  std::atomic<std::size_t> largest_batch{0};     // counts.largest_batch  // outcomes the dispatcher took from `ready`, not yet handed over
   bool hold_outcome_signal = false;  // answered() notifies the dispatcher once, unlocked
   bool stopped = false;
   bool refused = false;
