@@ -82,16 +82,23 @@ xml_ns classify_namespace_uri(std::string_view uri) noexcept {
 element::element(pugi::xml_node node) noexcept : element(node, pugi::xml_node()) {}
 
 element::element(pugi::xml_node node, pugi::xml_node parent_declaring) noexcept
-    : node_(node), outer_(parent_declaring), declaring_(parent_declaring) {
-  if (!node_) return;
-  local_ = local_name(node_.name());
-  for (pugi::xml_attribute a = node_.first_attribute(); a; a = a.next_attribute()) {
-    const char* n = a.name();
-    if (n[0] == 'x' && std::strncmp(n, "xmlns", 5) == 0 && (n[5] == '\0' || n[5] == ':')) {
-      declaring_ = node_;
-      break;
+    : node_(node), outer_(parent_declaring) {
+  if (node_) local_ = local_name(node_.name());
+}
+
+pugi::xml_node element::declaring() const noexcept {
+  if (!declaring_known_) {
+    declaring_ = outer_;
+    for (pugi::xml_attribute a = node_.first_attribute(); a; a = a.next_attribute()) {
+      const char* n = a.name();
+      if (n[0] == 'x' && std::strncmp(n, "xmlns", 5) == 0 && (n[5] == '\0' || n[5] == ':')) {
+        declaring_ = node_;
+        break;
+      }
     }
+    declaring_known_ = true;
   }
+  return declaring_;
 }
 
 xml_ns element::ns() const noexcept {
@@ -107,7 +114,7 @@ xml_ns element::resolve_prefix(std::string_view prefix) const noexcept {
   // Elements between `node_` and `declaring_` declare nothing, so the search
   // starts at `declaring_`; above it every element is checked (those are few:
   // the readers never descend far below the Envelope's declarations).
-  for (pugi::xml_node n = declaring_; n && n.type() == pugi::node_element; n = n.parent()) {
+  for (pugi::xml_node n = declaring(); n && n.type() == pugi::node_element; n = n.parent()) {
     for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
       const char* name = a.name();
       if (std::strncmp(name, "xmlns", 5) != 0) continue;
@@ -122,7 +129,7 @@ xml_ns element::resolve_prefix(std::string_view prefix) const noexcept {
 element element::first_child() const noexcept {
   pugi::xml_node n = node_ ? node_.first_child() : pugi::xml_node();
   while (n && n.type() != pugi::node_element) n = n.next_sibling();
-  return element(n, declaring_);
+  return element(n, declaring());
 }
 
 element element::next_sibling() const noexcept {

@@ -7,11 +7,13 @@
 // "s:", "soap:", "soap11:", "SOAP:" or a default namespace for the envelope.
 //
 // Cost model: an `element` is built while descending from the root and
-// carries the nearest ancestor-or-self that declares namespaces, so resolving
-// a prefix starts there (usually the operation's response element, which
-// declares m: and t:) instead of at the element itself. The
-// namespace of an element is resolved at most once and only when its local
-// name already matched. Traversal is explicit and shallow (the readers only
+// carries the nearest ancestor that declares namespaces, so resolving a
+// prefix starts there (usually the operation's response element, which
+// declares m: and t:) instead of at the element itself. Whether the element
+// declares namespaces itself is looked up only when that matters (its
+// namespace, or descending into it): most elements are passed over by their
+// local name. The namespace of an element is resolved at most once and only
+// when its local name already matched. Traversal is explicit and shallow (the readers only
 // descend into elements they know), so deep nesting in the input costs no
 // recursion.
 
@@ -84,10 +86,14 @@ class element {
  private:
   element(pugi::xml_node node, pugi::xml_node parent_declaring) noexcept;
 
+  // Nearest ancestor-or-self with xmlns attributes (looked up on first use).
+  pugi::xml_node declaring() const noexcept;
+
   pugi::xml_node node_;
-  pugi::xml_node outer_;      // nearest declaring ancestor (siblings share it)
-  pugi::xml_node declaring_;  // nearest ancestor-or-self with xmlns attributes
+  pugi::xml_node outer_;  // nearest declaring ancestor (siblings share it)
   std::string_view local_;
+  mutable pugi::xml_node declaring_;
+  mutable bool declaring_known_ = false;
   mutable std::optional<xml_ns> ns_;
 };
 
