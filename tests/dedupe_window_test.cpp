@@ -5,6 +5,22 @@
 #include <string>
 #include <vector>
 
+namespace {
+
+std::string key(const char* id, const char* change_key) { return ews::dedupe_window::make_key(id, change_key); }
+
+std::string hex(const std::string& bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(dedupe_window_suite)
 
 BOOST_AUTO_TEST_CASE(remembers_versions_and_tells_duplicates) {
@@ -22,12 +38,48 @@ BOOST_AUTO_TEST_CASE(remembers_versions_and_tells_duplicates) {
 
 BOOST_AUTO_TEST_CASE(keys_are_unambiguous) {
   // Without the length prefix, ("ab", "c") and ("a", "bc") would collide.
-  BOOST_TEST(ews::dedupe_window::make_key("ab", "c") != ews::dedupe_window::make_key("a", "bc"));
-  BOOST_TEST(ews::dedupe_window::make_key("ab", "c") == "2:abc");
+  BOOST_TEST(key("ab", "c") != key("a", "bc"));
+  BOOST_TEST(key("ab", "") != key("a", "b"));
   ews::dedupe_window w(4);
   BOOST_TEST(w.insert("ab", "c"));
   BOOST_TEST(w.insert("a", "bc"));
   BOOST_TEST(w.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_is_the_documented_digest_and_never_allocates) {
+  // Saved windows outlive builds: the form is fixed. SHA-256("2:abc") begins
+  // 744931702c0ccc8206b265f934ab (sha256sum agrees).
+  const std::string k = key("ab", "c");
+  BOOST_TEST(k.size() == 15u);
+  BOOST_TEST(k.front() == '\x02');
+  BOOST_TEST(hex(k.substr(1)) == "744931702c0ccc8206b265f934ab");
+  // Whatever the length of an Exchange id, the key stays inside the string.
+  const std::string long_id(400, 'A');
+  const std::string long_key = ews::dedupe_window::make_key(long_id, std::string(60, 'C'));
+  BOOST_TEST(long_key.size() == 15u);
+  BOOST_TEST(long_key.capacity() == k.capacity());
+  BOOST_TEST(long_key != key("ab", "c"));
+}
+
+BOOST_AUTO_TEST_CASE(keys_saved_in_the_earlier_form_are_upgraded_on_restore) {
+  using ews::dedupe_window;
+  BOOST_TEST(dedupe_window::upgrade_key("2:abc") == key("ab", "c"));
+  BOOST_TEST(dedupe_window::upgrade_key("3:abc") == key("abc", ""));
+  // The sync poller's marked changes keep their marks.
+  BOOST_TEST(dedupe_window::upgrade_key("\x01" "delete 2:ab") == "\x01" "delete " + key("ab", ""));
+  BOOST_TEST(dedupe_window::upgrade_key("\x01" "read=1 2:abc") == "\x01" "read=1 " + key("ab", "c"));
+  // Today's keys and anything unknown pass through.
+  BOOST_TEST(dedupe_window::upgrade_key(key("ab", "c")) == key("ab", "c"));
+  for (const std::string odd : {"", "abc", "9:ab", ":abc", "x2:abc", "\x01" "nospace"})
+    BOOST_TEST(dedupe_window::upgrade_key(odd) == odd);
+
+  dedupe_window w(8);
+  w.restore({"2:abc", key("x", "1")});
+  BOOST_TEST(w.contains("ab", "c"));
+  BOOST_TEST(w.contains("x", "1"));
+  BOOST_TEST(!w.insert("ab", "c"));
+  const std::vector<std::string> expected{key("ab", "c"), key("x", "1")};
+  BOOST_TEST(w.snapshot() == expected, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(evicts_the_oldest_when_full) {
@@ -42,7 +94,7 @@ BOOST_AUTO_TEST_CASE(evicts_the_oldest_when_full) {
   BOOST_TEST(!w.insert("3", "ck"));
   BOOST_TEST(w.insert("6", "ck"));
   BOOST_TEST(!w.contains("3", "ck"));
-  const std::vector<std::string> expected{"1:4ck", "1:5ck", "1:6ck"};
+  const std::vector<std::string> expected{key("4", "ck"), key("5", "ck"), key("6", "ck")};
   BOOST_TEST(w.snapshot() == expected, boost::test_tools::per_element());
 }
 
@@ -57,7 +109,7 @@ BOOST_AUTO_TEST_CASE(erased_keys_are_forgotten_and_the_rest_keep_their_order) {
   BOOST_TEST(w.insert("4", "ck"));  // no longer a duplicate
   BOOST_TEST(w.insert("7", "ck"));  // room again, nothing evicted
   BOOST_TEST(w.contains("3", "ck"));
-  const std::vector<std::string> expected{"1:3ck", "1:5ck", "1:4ck", "1:7ck"};
+  const std::vector<std::string> expected{key("3", "ck"), key("5", "ck"), key("4", "ck"), key("7", "ck")};
   BOOST_TEST(w.snapshot() == expected, boost::test_tools::per_element());
   // Full again: the oldest (3) goes first.
   BOOST_TEST(w.insert("8", "ck"));
@@ -126,16 +178,16 @@ BOOST_AUTO_TEST_CASE(keys_move_in_from_a_key_set_without_a_copy) {
   ews::dedupe_window w(2);
   ews::dedupe_window::key_set in_progress{ews::dedupe_window::make_key("a", "1"),
                                          ews::dedupe_window::make_key("b", "1")};
-  BOOST_TEST(w.insert_key(in_progress.extract("1:a1")));
+  BOOST_TEST(w.insert_key(in_progress.extract(key("a", "1"))));
   BOOST_TEST(w.contains("a", "1"));
   BOOST_TEST(in_progress.size() == 1u);
   // A version already remembered is refused and its node freed.
   BOOST_TEST(w.insert("b", "1"));
-  BOOST_TEST(!w.insert_key(in_progress.extract("1:b1")));
+  BOOST_TEST(!w.insert_key(in_progress.extract(key("b", "1"))));
   BOOST_TEST(in_progress.empty());
   BOOST_TEST(w.size() == 2u);
   // An empty node (a key that was not there) inserts nothing.
-  BOOST_TEST(!w.insert_key(in_progress.extract("1:c1")));
+  BOOST_TEST(!w.insert_key(in_progress.extract(key("c", "1"))));
   BOOST_TEST(w.size() == 2u);
   // Moved-in keys are evicted like the others.
   ews::dedupe_window::key_set more{ews::dedupe_window::make_key("c", "1")};

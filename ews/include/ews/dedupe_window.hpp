@@ -15,8 +15,8 @@ namespace ews {
 ///
 /// `insert` and `contains` are O(1) on average; when the window is full the
 /// oldest key is forgotten, so memory is bounded by `capacity` keys (about
-/// 100 bytes of bookkeeping plus the key text each; an Exchange ItemId and
-/// ChangeKey make a key of about 200 bytes). FIFO rather than LRU: a duplicate
+/// 80 bytes each: a key lives inside its std::string, whatever the length of
+/// the ItemId and ChangeKey). FIFO rather than LRU: a duplicate
 /// arrives soon after the original (the stream re-sends after a reconnect, the
 /// poller reconciles a recent gap), so insertion age is the right measure and
 /// a hit needs no reordering.
@@ -34,10 +34,20 @@ class dedupe_window {
   dedupe_window& operator=(dedupe_window&&) noexcept = default;
   ~dedupe_window() = default;
 
-  /// The key of one item version: "<length of id>:<id><change key>". The
+  /// The key of one item version: 15 bytes, a marker byte (0x02) and the
+  /// first 112 bits of SHA-256 over "<length of id>:<id><change key>". The
   /// length prefix keeps (id, change key) pairs unambiguous whatever bytes
-  /// they hold; an empty change key is a key of its own (the id alone).
+  /// they hold; an empty change key is a key of its own (the id alone). Fifteen
+  /// bytes fit inside a std::string: a key costs no allocation, and hashing
+  /// and comparing it does not read an id of ~200 bytes. Two versions share a
+  /// key with odds of about 2^-112 per pair.
   static std::string make_key(std::string_view id, std::string_view change_key);
+
+  /// A key in the form earlier builds saved ("<length of id>:<id><change
+  /// key>", also after a sync poller's "\x01delete " or "\x01read=N " prefix)
+  /// in today's form; any other key unchanged. restore() applies it, so a
+  /// saved window keeps working across the upgrade.
+  static std::string upgrade_key(std::string key);
 
   /// Remembers the version; false if it was already remembered (the window is
   /// then unchanged). May evict the oldest key.
@@ -68,6 +78,7 @@ class dedupe_window {
   std::vector<std::string> snapshot() const;
   /// Inserts `keys` in order (oldest first, as snapshot() gives them) after
   /// what is already there; with more keys than capacity the newest are kept.
+  /// Keys in the form of earlier versions are upgraded (see upgrade_key).
   void restore(const std::vector<std::string>& keys);
 
  private:

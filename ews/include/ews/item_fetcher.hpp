@@ -108,7 +108,7 @@ struct item_fetcher_options {
   /// refuses. Bounds memory to about queue_limit items. >= 1.
   std::size_t queue_limit = 1000;
   /// Item versions remembered for deduplication (see dedupe_window; about
-  /// 300 bytes each, so the default costs at most about 30 MB).
+  /// 90 bytes each, so the default costs at most about 9 MB).
   std::size_t dedupe_capacity = 100000;
   fetch_retry_options retry;
 

@@ -1,19 +1,82 @@
 #include <ews/dedupe_window.hpp>
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <utility>
 
 namespace ews {
 
 dedupe_window::dedupe_window(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
 
+namespace {
+
+constexpr char key_marker = '\x02';
+constexpr std::size_t key_size = 15;  // the most a std::string holds without allocating
+
+// OpenSSL 3 looks an algorithm up in its providers at every EVP_sha256()
+// call (about half the cost of a key); fetched once, the method is an
+// immutable handle any thread may use. Never freed: OpenSSL's exit cleanup
+// owns the providers behind it.
+const EVP_MD* sha256() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
+using digest_context = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+// A context per thread, initialised again for each key: a new one cost two
+// allocations per key (the context and the provider's state). Freed when the
+// thread ends, before OpenSSL's exit cleanup for the main thread.
+EVP_MD_CTX* thread_digest_context() {
+  thread_local digest_context ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  return ctx.get();
+}
+
+}  // namespace
+
 std::string dedupe_window::make_key(std::string_view id, std::string_view change_key) {
-  std::string key = std::to_string(id.size());
-  key.reserve(key.size() + 1 + id.size() + change_key.size());
-  key += ':';
-  key.append(id);
-  key.append(change_key);
+  char length[24];
+  const auto end = std::to_chars(length, length + sizeof length, id.size()).ptr;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  EVP_MD_CTX* const ctx = thread_digest_context();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, length, static_cast<std::size_t>(end - length)) != 1 ||
+      EVP_DigestUpdate(ctx, ":", 1) != 1 || EVP_DigestUpdate(ctx, id.data(), id.size()) != 1 ||
+      EVP_DigestUpdate(ctx, change_key.data(), change_key.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, digest, &digest_size) != 1 || digest_size < key_size - 1) {
+    // SHA-256 fails only when OpenSSL cannot allocate.
+    throw std::bad_alloc();
+  }
+  std::string key(key_size, key_marker);
+  std::memcpy(key.data() + 1, digest, key_size - 1);
   return key;
+}
+
+std::string dedupe_window::upgrade_key(std::string key) {
+  if (key.size() == key_size && key.front() == key_marker) return key;
+  // A sync poller's marked change: "\x01delete <key>", "\x01read=1 <key>".
+  std::size_t start = 0;
+  if (!key.empty() && key.front() == '\x01') {
+    const auto space = key.find(' ');
+    if (space == std::string::npos) return key;
+    start = space + 1;
+  }
+  const std::string_view old = std::string_view(key).substr(start);
+  std::size_t id_size = 0;
+  const auto [colon, ec] = std::from_chars(old.data(), old.data() + old.size(), id_size);
+  if (ec != std::errc() || colon == old.data() || colon == old.data() + old.size() || *colon != ':') return key;
+  const std::string_view rest = old.substr(static_cast<std::size_t>(colon - old.data()) + 1);
+  if (id_size > rest.size()) return key;
+  return key.substr(0, start) + make_key(rest.substr(0, id_size), rest.substr(id_size));
 }
 
 bool dedupe_window::insert(std::string_view id, std::string_view change_key) {
@@ -25,7 +88,7 @@ bool dedupe_window::contains(std::string_view id, std::string_view change_key) c
 }
 
 bool dedupe_window::insert_key(std::string key) {
-  // One hash and lookup of the key (ids are ~200 bytes), not a find first.
+  // One hash and lookup of the key, not a find first.
   const auto [it, fresh] = keys_.insert(std::move(key));
   if (fresh) remember(&*it);
   return fresh;
@@ -85,7 +148,7 @@ std::vector<std::string> dedupe_window::snapshot() const {
 void dedupe_window::restore(const std::vector<std::string>& keys) {
   // Only the newest `capacity_` can survive; skip the rest without churning.
   const std::size_t skip = keys.size() > capacity_ ? keys.size() - capacity_ : 0;
-  for (std::size_t i = skip; i < keys.size(); ++i) insert_key(keys[i]);
+  for (std::size_t i = skip; i < keys.size(); ++i) insert_key(upgrade_key(keys[i]));
 }
 
 }  // namespace ews

@@ -146,8 +146,8 @@ struct item_fetcher::impl {
   // ---- accepting ------------------------------------------------------------
 
   bool offer(mailbox_event&& event) {
-    // The key is made before taking the lock the workers and the dispatcher
-    // share: an allocation and a copy of ~200 bytes that made them wait.
+    // The key (a SHA-256 of the id) is made before taking the lock the
+    // workers and the dispatcher share.
     const item_id& named = event.event.item;
     std::string key;
     if (is_fetchable(event.event) && !named.id.empty()) key = dedupe_window::make_key(named.id, named.change_key);
@@ -472,7 +472,7 @@ struct item_fetcher::impl {
   }
 
   // The entry's key leaves `fetching` as a node, to move into the window
-  // without copying ~200 bytes.
+  // without allocating another.
   dedupe_window::key_set::node_type take_key_locked(entry& e) {
     if (!e.key) return {};
     const auto it = fetching.find(*e.key);
