@@ -203,6 +203,10 @@ bool xml_writer::append_escaped(std::string_view value, bool in_attribute) {
   const std::size_t mark = out_.size();
   std::size_t run = 0;  // start of the bytes not yet copied
   for (std::size_t i = 0; i < value.size();) {
+    // Most bytes are plain (ids are base64): skip them in a tight loop, not
+    // one switch per byte (escaping was 5% of a fetch worker's time).
+    while (i < value.size() && classes[static_cast<unsigned char>(value[i])] == plain) ++i;
+    if (i == value.size()) break;
     const auto c = static_cast<unsigned char>(value[i]);
     switch (classes[c]) {
       case plain:

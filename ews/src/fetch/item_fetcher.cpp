@@ -806,9 +806,9 @@ struct item_fetcher::impl {
   // Set under `mutex`; atomic so the dispatcher can see it between items
   // without the lock.
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> taken_waiting{0};
+  std::atomic<std::size_t> taken_waiting{0};  // outcomes the dispatcher took from `ready`, not yet handed over
   std::atomic<std::uint64_t> get_item_calls{0};  // counts.get_item_calls
-  std::atomic<std::size_t> largest_batch{0};     // counts.largest_batch  // outcomes the dispatcher took from `ready`, not yet handed over
+  std::atomic<std::size_t> largest_batch{0};     // counts.largest_batch
   bool hold_outcome_signal = false;  // answered() notifies the dispatcher once, unlocked
   bool stopped = false;
   bool refused = false;
