@@ -16,7 +16,9 @@ namespace ews {
 /// `insert` and `contains` are O(1) on average; when the window is full the
 /// oldest key is forgotten, so memory is bounded by `capacity` keys (about
 /// 80 bytes each: a key lives inside its std::string, whatever the length of
-/// the ItemId and ChangeKey). FIFO rather than LRU: a duplicate
+/// the ItemId and ChangeKey). The hash table's buckets for a full window (8
+/// bytes per key, up to a million keys) are taken at construction, so the
+/// table never rehashes while its owner holds a lock. FIFO rather than LRU: a duplicate
 /// arrives soon after the original (the stream re-sends after a reconnect, the
 /// poller reconciles a recent gap), so insertion age is the right measure and
 /// a hit needs no reordering.

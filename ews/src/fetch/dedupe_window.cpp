@@ -11,7 +11,11 @@
 
 namespace ews {
 
-dedupe_window::dedupe_window(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+// The table gets its buckets for a full window at once (up to a million):
+// growing rehashed every key again at each step, under the owner's lock.
+dedupe_window::dedupe_window(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {
+  keys_.reserve(std::min<std::size_t>(capacity_, 1u << 20));
+}
 
 namespace {
 

@@ -33,8 +33,16 @@ class unresolved_times {
 
   /// Ends the work of `ticket`; an unknown or already ended ticket is ignored.
   void leave(std::uint64_t ticket) {
-    const auto it = std::lower_bound(slots_.begin(), slots_.end(), ticket,
-                                     [](const slot& s, std::uint64_t t) { return s.ticket < t; });
+    if (slots_.empty() || ticket < slots_.front().ticket) return;
+    // Until a sweep, tickets in the deque are consecutive: found at once.
+    auto it = slots_.begin();
+    if (const std::uint64_t offset = ticket - slots_.front().ticket; offset < slots_.size()) {
+      it += static_cast<std::ptrdiff_t>(offset);
+    }
+    if (it->ticket != ticket) {
+      it = std::lower_bound(slots_.begin(), slots_.end(), ticket,
+                            [](const slot& s, std::uint64_t t) { return s.ticket < t; });
+    }
     if (it == slots_.end() || it->ticket != ticket || it->done) return;
     it->done = true;
     --open_;
