@@ -94,6 +94,27 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     std::vector<streaming_gap> unreported;
   };
 
+  // Events waiting for the sink, oldest first: a vector and a read index,
+  // where a deque spent an allocation per event (a deque block holds one
+  // event of ~470 bytes). Only the draining thread moves `head` or compacts;
+  // push_back may run meanwhile (the drainer offers without the lock), so a
+  // taken event's slot stays until compact().
+  struct event_queue {
+    std::vector<streaming_event> items;
+    std::size_t head = 0;
+
+    bool empty() const noexcept { return head == items.size(); }
+    void push_back(streaming_event&& e) { items.push_back(std::move(e)); }
+    streaming_event take_front() { return std::move(items[head++]); }
+    void give_back_front(streaming_event&& e) { items[--head] = std::move(e); }
+    void compact() {
+      items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+      if (items.empty() && items.capacity() > kept_events) std::vector<streaming_event>().swap(items);
+    }
+    static constexpr std::size_t kept_events = 256;
+  };
+
   struct group {
     std::size_t index = 0;
     std::string anchor;  // "" when the group only holds the user's own mailbox
@@ -115,7 +136,7 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     int attempt = 0;            // consecutive failures, for the back-off
     bool auth_refreshed = false;
 
-    std::deque<streaming_event> pending;  // refused by the sink (and everything after)
+    event_queue pending;  // not yet taken by the sink (refused, and everything after)
     bool paused = false;         // the sink is full
     bool draining = false;       // a thread is offering pending events
     bool wake = false;           // resume() came while draining
@@ -788,19 +809,19 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
     bool offered = false;
     while (!g.pending.empty() && !stopping) {
       g.wake = false;
-      streaming_event ev = std::move(g.pending.front());
-      g.pending.pop_front();
+      streaming_event ev = g.pending.take_front();
       lock.unlock();
       const bool taken = options.sink->offer(std::move(ev));
       lock.lock();
       if (!taken) {
-        g.pending.push_front(std::move(ev));
+        g.pending.give_back_front(std::move(ev));
         if (g.wake) continue;  // room appeared while we were offering
         g.paused = true;
         break;
       }
       offered = true;
     }
+    g.pending.compact();
     g.draining = false;
     lock.unlock();
     if (offered) options.sink->end_of_burst();
