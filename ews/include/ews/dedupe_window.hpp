@@ -42,7 +42,11 @@ class dedupe_window {
   /// they hold; an empty change key is a key of its own (the id alone). Fifteen
   /// bytes fit inside a std::string: a key costs no allocation, and hashing
   /// and comparing it does not read an id of ~200 bytes. Two versions share a
-  /// key with odds of about 2^-112 per pair.
+  /// key with odds of about 2^-112 per pair. Keys are raw bytes (NUL and
+  /// non-UTF-8 included): a checkpoint_store keeps them as byte strings (the
+  /// file store does); one that stores text must encode them. A build from
+  /// before this form does not recognise these keys: going back to it
+  /// delivers the remembered versions once more (none is lost).
   static std::string make_key(std::string_view id, std::string_view change_key);
 
   /// A key in the form earlier builds saved ("<length of id>:<id><change

@@ -11,10 +11,11 @@
 
 namespace ews {
 
-// The table gets its buckets for a full window at once (up to a million):
+// The table gets its buckets for a full window at once (up to a million;
+// one more key than capacity lives briefly, before the oldest is evicted):
 // growing rehashed every key again at each step, under the owner's lock.
 dedupe_window::dedupe_window(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {
-  keys_.reserve(std::min<std::size_t>(capacity_, 1u << 20));
+  keys_.reserve(std::min<std::size_t>(capacity_, 1u << 20) + 1);
 }
 
 namespace {
@@ -22,25 +23,31 @@ namespace {
 constexpr char key_marker = '\x02';
 constexpr std::size_t key_size = 15;  // the most a std::string holds without allocating
 
-// OpenSSL 3 looks an algorithm up in its providers at every EVP_sha256()
-// call (about half the cost of a key); fetched once, the method is an
-// immutable handle any thread may use. Never freed: OpenSSL's exit cleanup
-// owns the providers behind it.
+// With OpenSSL 3, a digest initialised from EVP_sha256() looks the algorithm
+// up in the providers each time (about half the cost of a key); fetched once,
+// the method is an immutable handle any thread may use. Kept for the life of
+// the process (the static still points at it, so leak checkers stay quiet).
 const EVP_MD* sha256() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
   static const EVP_MD* const md = [] {
     const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     return fetched != nullptr ? fetched : EVP_sha256();
   }();
   return md;
+#else
+  return EVP_sha256();
+#endif
 }
 
 using digest_context = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
 // A context per thread, initialised again for each key: a new one cost two
 // allocations per key (the context and the provider's state). Freed when the
-// thread ends, before OpenSSL's exit cleanup for the main thread.
+// thread ends (the main thread's before OpenSSL's exit cleanup); made again
+// if making it failed once.
 EVP_MD_CTX* thread_digest_context() {
-  thread_local digest_context ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  thread_local digest_context ctx(nullptr, &EVP_MD_CTX_free);
+  if (!ctx) ctx.reset(EVP_MD_CTX_new());
   return ctx.get();
 }
 
@@ -107,8 +114,9 @@ bool dedupe_window::insert_key(key_set::node_type&& node) {
 
 void dedupe_window::remember(const std::string* key) {
   if (ring_.size() == capacity_) {
-    // Forget the oldest; its slot becomes the newest.
-    keys_.erase(*ring_[head_]);
+    // Forget the oldest; its slot becomes the newest. Erased by iterator:
+    // the key passed would be the element's own.
+    keys_.erase(keys_.find(*ring_[head_]));
     ring_[head_] = key;
     head_ = (head_ + 1) % capacity_;
   } else {
@@ -137,7 +145,7 @@ void dedupe_window::erase_keys(const std::vector<std::string>& keys) {
     const std::string* p = ring_[(head_ + i) % ring_.size()];
     if (!doomed.count(p)) kept.push_back(p);
   }
-  for (const std::string* p : doomed) keys_.erase(*p);
+  for (const std::string* p : doomed) keys_.erase(keys_.find(*p));  // by iterator, as in remember()
   ring_ = std::move(kept);
   head_ = 0;
 }

@@ -222,19 +222,23 @@ struct item_fetcher::impl {
   // scheduled and then cancelled, woke the clock's thread twice per batch
   // (measured). Lingers are fixed, so a later slot is never due first.
   void arm_linger_locked(clock::time_point due) {
-    if (linger_timer && linger_timer->second <= due) return;
-    const clock::timer_id id = time->schedule_at(due, [g = gate] {
+    if (linger_timer && linger_timer->due <= due) return;
+    // Earlier than the armed one only if a clock went back: that one goes.
+    if (linger_timer) time->cancel(linger_timer->id);
+    const std::uint64_t generation = ++last_generation;
+    const clock::timer_id id = time->schedule_at(due, [g = gate, generation] {
       std::lock_guard<std::mutex> gl(g->mutex);
-      if (g->target) g->target->on_linger();
+      if (g->target) g->target->on_linger(generation);
     });
-    linger_timer.emplace(id, due);
+    linger_timer = armed_timer{id, due, generation};
   }
 
-  void on_linger() {
+  void on_linger(std::uint64_t generation) {
     std::lock_guard<std::mutex> lock(mutex);
+    if (!linger_timer || linger_timer->generation != generation) return;  // replaced
     // Due up to the time it was armed for, whatever a clock's now() says
     // while it fires (a slot left undispatched would re-arm it at once).
-    const clock::time_point now = std::max(time->now(), linger_timer ? linger_timer->second : clock::time_point());
+    const clock::time_point now = std::max(time->now(), linger_timer->due);
     linger_timer.reset();  // it has fired
     if (stopping) return;
     std::optional<clock::time_point> next;
@@ -372,15 +376,16 @@ struct item_fetcher::impl {
       request_failed(std::move(work), std::move(parsed).error(), after);
       return;
     }
-    answered(std::move(work), std::move(parsed->messages), after);
+    auto other_versions = other_versions_of(work, parsed->messages);
+    answered(std::move(work), std::move(parsed->messages), std::move(other_versions), after);
   }
 
-  // Maps each answer message to its id (the server answers in request order).
-  void answered(batch work, std::vector<soap::get_item_message> messages, deferred& after) {
-    std::vector<entry> again;
-    std::optional<error_info> again_cause;
-    // The keys of returned versions other than the one notified (rare: the
-    // item changed since), made before taking the lock (see offer()).
+  // The keys of returned versions other than the one notified (rare: the
+  // item changed since), made before taking the lock (see offer()), and
+  // while the caller still holds `work`: if making one throws, the batch is
+  // retried, not lost.
+  static std::vector<std::optional<std::string>> other_versions_of(const batch& work,
+                                                                   const std::vector<soap::get_item_message>& messages) {
     std::vector<std::optional<std::string>> other_versions(std::min(work.entries.size(), messages.size()));
     for (std::size_t i = 0; i < other_versions.size(); ++i) {
       const std::optional<soap::item>& value = messages[i].value;
@@ -390,6 +395,14 @@ struct item_fetcher::impl {
         other_versions[i] = dedupe_window::make_key(value->id.id, value->id.change_key);
       }
     }
+    return other_versions;
+  }
+
+  // Maps each answer message to its id (the server answers in request order).
+  void answered(batch work, std::vector<soap::get_item_message> messages,
+                std::vector<std::optional<std::string>> other_versions, deferred& after) {
+    std::vector<entry> again;
+    std::optional<error_info> again_cause;
     std::unique_lock<std::mutex> lock(mutex);
     // One wake-up for the whole batch, after unlocking: a notify per item
     // under the lock woke the dispatcher only for it to block on this mutex
@@ -714,7 +727,7 @@ struct item_fetcher::impl {
       std::lock_guard<std::mutex> lock(mutex);
       if (stopping && stopped) return;
       stopping = true;
-      if (linger_timer) timers.push_back(linger_timer->first);
+      if (linger_timer) timers.push_back(linger_timer->id);
       for (auto& [generation, slot] : waiting) timers.push_back(slot.timer);
     }
     for (clock::timer_id t : timers) time->cancel(t);
@@ -819,7 +832,12 @@ struct item_fetcher::impl {
   dedupe_window window;
   dedupe_window::key_set fetching;  // keys of versions in progress (see entry::key)
   std::unordered_map<std::string, pending_slot> pending;  // by mailbox
-  std::optional<std::pair<clock::timer_id, clock::time_point>> linger_timer;  // id, due
+  struct armed_timer {
+    clock::timer_id id;
+    clock::time_point due;
+    std::uint64_t generation;  // tells its callback from a replaced one's
+  };
+  std::optional<armed_timer> linger_timer;
   std::deque<batch> send_queue;
   std::map<std::uint64_t, retry_slot> waiting;  // batches waiting for their back-off
   std::vector<ready_outcome> ready;

@@ -96,9 +96,10 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
 
   // Events waiting for the sink, oldest first: a vector and a read index,
   // where a deque spent an allocation per event (a deque block holds one
-  // event of ~470 bytes). Only the draining thread moves `head` or compacts;
-  // push_back may run meanwhile (the drainer offers without the lock), so a
-  // taken event's slot stays until compact().
+  // event of ~470 bytes). Only the draining thread moves `head` or compacts,
+  // and only while no event it took is out: push_back may run meanwhile (the
+  // drainer offers without the lock), and a refused event goes back to the
+  // slot it was taken from.
   struct event_queue {
     std::vector<streaming_event> items;
     std::size_t head = 0;
@@ -820,6 +821,9 @@ struct subscription_manager::impl : std::enable_shared_from_this<impl> {
         break;
       }
       offered = true;
+      // A long drain (the stream keeps adding while the sink keeps taking)
+      // does not keep the shells of every event it offered.
+      if (g.pending.head >= 64 && 2 * g.pending.head >= g.pending.items.size()) g.pending.compact();
     }
     g.pending.compact();
     g.draining = false;
