@@ -1,6 +1,6 @@
 #include "checkpoint/record_codec.hpp"
 
-#include <openssl/evp.h>
+#include "crypto/sha256.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -40,19 +40,16 @@ bool parse_size(std::string_view text, std::size_t& out) {
 }  // namespace
 
 std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    // Only fails when OpenSSL cannot allocate; an empty digest never matches
-    // a stored one, so a read reports corruption rather than trusting data.
-    return {};
-  }
+  sha256_digest digest;
+  // Fails only when OpenSSL cannot allocate; an empty digest never matches a
+  // stored one, so a read reports corruption rather than trusting data.
+  if (!sha256({data}, digest)) return {};
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
+  out.reserve(digest.size() * 2);
+  for (unsigned char byte : digest) {
+    out += hex[byte >> 4];
+    out += hex[byte & 0xf];
   }
   return out;
 }

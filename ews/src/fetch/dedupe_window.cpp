@@ -1,11 +1,10 @@
 #include <ews/dedupe_window.hpp>
 
-#include <openssl/evp.h>
+#include "crypto/sha256.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <utility>
 
@@ -23,52 +22,17 @@ namespace {
 constexpr char key_marker = '\x02';
 constexpr std::size_t key_size = 15;  // the most a std::string holds without allocating
 
-// With OpenSSL 3, a digest initialised from EVP_sha256() looks the algorithm
-// up in the providers each time (about half the cost of a key); fetched once,
-// the method is an immutable handle any thread may use. Kept for the life of
-// the process (the static still points at it, so leak checkers stay quiet).
-const EVP_MD* sha256() {
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-  static const EVP_MD* const md = [] {
-    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    return fetched != nullptr ? fetched : EVP_sha256();
-  }();
-  return md;
-#else
-  return EVP_sha256();
-#endif
-}
-
-using digest_context = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
-
-// A context per thread, initialised again for each key: a new one cost two
-// allocations per key (the context and the provider's state). Freed when the
-// thread ends (the main thread's before OpenSSL's exit cleanup); made again
-// if making it failed once.
-EVP_MD_CTX* thread_digest_context() {
-  thread_local digest_context ctx(nullptr, &EVP_MD_CTX_free);
-  if (!ctx) ctx.reset(EVP_MD_CTX_new());
-  return ctx.get();
-}
-
 }  // namespace
 
 std::string dedupe_window::make_key(std::string_view id, std::string_view change_key) {
   char length[24];
   const auto end = std::to_chars(length, length + sizeof length, id.size()).ptr;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_size = 0;
-  EVP_MD_CTX* const ctx = thread_digest_context();
-  if (ctx == nullptr || EVP_DigestInit_ex(ctx, sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx, length, static_cast<std::size_t>(end - length)) != 1 ||
-      EVP_DigestUpdate(ctx, ":", 1) != 1 || EVP_DigestUpdate(ctx, id.data(), id.size()) != 1 ||
-      EVP_DigestUpdate(ctx, change_key.data(), change_key.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, digest, &digest_size) != 1 || digest_size < key_size - 1) {
-    // SHA-256 fails only when OpenSSL cannot allocate.
-    throw std::bad_alloc();
+  detail::sha256_digest digest;
+  if (!detail::sha256({std::string_view(length, static_cast<std::size_t>(end - length)), ":", id, change_key}, digest)) {
+    throw std::bad_alloc();  // SHA-256 fails only when OpenSSL cannot allocate
   }
   std::string key(key_size, key_marker);
-  std::memcpy(key.data() + 1, digest, key_size - 1);
+  std::memcpy(key.data() + 1, digest.data(), key_size - 1);
   return key;
 }
 
@@ -114,9 +78,10 @@ bool dedupe_window::insert_key(key_set::node_type&& node) {
 
 void dedupe_window::remember(const std::string* key) {
   if (ring_.size() == capacity_) {
-    // Forget the oldest; its slot becomes the newest. Erased by iterator:
-    // the key passed would be the element's own.
-    keys_.erase(keys_.find(*ring_[head_]));
+    // Forget the oldest; its slot becomes the newest. Extracted, not erased
+    // by key: the key passed is the element's own, and the node handle keeps
+    // it alive until the lookup is over.
+    keys_.extract(*ring_[head_]);
     ring_[head_] = key;
     head_ = (head_ + 1) % capacity_;
   } else {
@@ -145,7 +110,7 @@ void dedupe_window::erase_keys(const std::vector<std::string>& keys) {
     const std::string* p = ring_[(head_ + i) % ring_.size()];
     if (!doomed.count(p)) kept.push_back(p);
   }
-  for (const std::string* p : doomed) keys_.erase(keys_.find(*p));  // by iterator, as in remember()
+  for (const std::string* p : doomed) keys_.extract(*p);  // as in remember()
   ring_ = std::move(kept);
   head_ = 0;
 }

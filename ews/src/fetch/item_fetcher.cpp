@@ -485,20 +485,15 @@ struct item_fetcher::impl {
   }
 
   // The entry's key leaves `fetching` as a node, to move into the window
-  // without allocating another.
+  // without allocating another. extract() by the element's own key is safe:
+  // the node handle keeps it alive until the lookup is over.
   dedupe_window::key_set::node_type take_key_locked(entry& e) {
     if (!e.key) return {};
-    const auto it = fetching.find(*e.key);
-    e.key = nullptr;
-    return it == fetching.end() ? dedupe_window::key_set::node_type() : fetching.extract(it);
+    const std::string& key = *std::exchange(e.key, nullptr);
+    return fetching.extract(key);
   }
 
-  void release_key_locked(entry& e) {
-    if (!e.key) return;
-    // By iterator: erasing by a reference to the element's own key is not safe.
-    if (const auto it = fetching.find(*e.key); it != fetching.end()) fetching.erase(it);
-    e.key = nullptr;
-  }
+  void release_key_locked(entry& e) { take_key_locked(e); }
 
   void finish_locked(entry& e, outcome_kind kind, std::optional<item>&& value, std::optional<error_info> err) {
     release_key_locked(e);
