@@ -106,8 +106,7 @@ struct envelope_splitter::impl {
   }
 
   std::string take_spare() {
-    std::string s = std::move(spare);
-    spare = std::string();
+    std::string s = std::exchange(spare, std::string());
     s.clear();
     return s;
   }
