@@ -162,7 +162,7 @@ result<get_item_response> read_get_item_response_in_place(std::string& envelope)
   if (!op) return std::move(op).error();
   auto messages = response_messages(*op);
   if (!messages) return std::move(messages).error();
-  // No reserve for the messages, measured twice: one block for 50 items
+  // No reserve for the messages, measured three times: one block for 50 items
   // made glibc return memory to the kernel more often (page faults; 10-25%
   // more CPU per mail) than growing did.
   get_item_response out;
